@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -59,16 +60,25 @@ func syscallArch(tid int32) (uint32, error) {
 	return *(*uint32)(unsafe.Pointer(&head[4])), nil
 }
 
-// maxXSaveSize bounds the XSAVE area; the kernel reports the real size.
-const maxXSaveSize = 8192
+// maxXSaveSize bounds the XSAVE area; the kernel reports the real size, and
+// accepts a write only of exactly that size (over 11 KiB with AMX).
+const maxXSaveSize = 64 << 10
+
+// xsaveSize caches the size of the XSAVE area once the kernel has told it.
+var xsaveSize atomic.Uint64
 
 // getFPState reads the thread's XSAVE area.
 func getFPState(tid int32) ([]byte, error) {
-	buf := make([]byte, maxXSaveSize)
+	size := xsaveSize.Load()
+	if size == 0 {
+		size = maxXSaveSize
+	}
+	buf := make([]byte, size)
 	iov := unix.Iovec{Base: &buf[0], Len: uint64(len(buf))}
 	if err := ptracePtr(unix.PTRACE_GETREGSET, tid, unix.NT_X86_XSTATE, unsafe.Pointer(&iov)); err != nil {
 		return nil, err
 	}
+	xsaveSize.Store(iov.Len)
 	return buf[:iov.Len], nil
 }
 
