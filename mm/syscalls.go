@@ -68,7 +68,7 @@ type MMapOpts struct {
 //
 // Small private anonymous mappings (up to 2 MiB) and Precommit mappings are
 // populated at once if the application is running, which saves it the
-// faults.
+// faults; PROT_NONE mappings (reservations) are left alone.
 func (mm *MemoryManager) MMap(ctx context.Context, opts MMapOpts) (usermem.Addr, error) {
 	if opts.Length == 0 {
 		return 0, unix.EINVAL
@@ -115,7 +115,7 @@ func (mm *MemoryManager) MMap(ctx context.Context, opts MMapOpts) (usermem.Addr,
 	if err != nil {
 		return 0, err
 	}
-	if opts.Precommit || (opts.Mappable == nil && opts.Private && length <= usermem.HugePageSize) {
+	if opts.Perms.Any() && (opts.Precommit || (opts.Mappable == nil && opts.Private && length <= usermem.HugePageSize)) {
 		mm.populate(ar)
 	}
 	return ar.Start, nil

@@ -125,6 +125,11 @@ func TestMMapPopulatesSmallMappings(t *testing.T) {
 	if diff := cmp.Diff(want, as.takeCalls()); diff != "" {
 		t.Errorf("small MMap with an address space: calls -want +got:\n%s", diff)
 	}
+	// A reservation gets nothing.
+	mustMMap(t, mm, anon(0x3000, usermem.NoAccess))
+	if got := as.takeCalls(); len(got) != 0 || len(mm.pmas.segs) != 1 {
+		t.Errorf("PROT_NONE MMap: calls %v and pmas %v, wanted none added", got, mm.pmas.segs)
+	}
 	// A large mapping is left to faults, unless MAP_POPULATE.
 	mustMMap(t, mm, anon(4<<20, usermem.ReadWrite))
 	if got := as.takeCalls(); len(got) != 0 {
