@@ -27,7 +27,10 @@ func (r AddrRange) Contains(x Addr) bool {
 	return r.Start <= x && x < r.End
 }
 
-// Overlaps reports whether r and r2 share at least one address.
+// Overlaps reports whether each of r and r2 starts before the other ends. For
+// non-empty ranges, that is sharing at least one address; an empty range
+// strictly inside the other also counts, as in gVisor, whose memory manager
+// only asks about non-empty ranges.
 func (r AddrRange) Overlaps(r2 AddrRange) bool {
 	return r.Start < r2.End && r2.Start < r.End
 }

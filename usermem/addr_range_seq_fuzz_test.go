@@ -49,6 +49,19 @@ func (m seqModel) dropFirst(n int64) seqModel {
 	return m
 }
 
+// seqOp records one operation FuzzAddrRangeSeq applied.
+type seqOp struct {
+	name string
+	arg  int64
+}
+
+func (o seqOp) String() string {
+	if o.name == "Tail" {
+		return "Tail()"
+	}
+	return fmt.Sprintf("%s(%d)", o.name, o.arg)
+}
+
 // FuzzAddrRangeSeq checks AddrRangeSeq against seqModel. The input decodes as
 // one byte for the number of ranges (mod 9), two per range (start offset and
 // length; a length byte with the top bit set means an empty range), then two
@@ -78,11 +91,14 @@ func FuzzAddrRangeSeq(f *testing.F) {
 		original := slices.Clone(ranges)
 		ars := AddrRangeSeqFromSlice(ranges)
 		model := seqModel(slices.Clone(ranges))
-		var ops []string
+		// ops are the operations applied so far, for failure messages.
+		var ops []seqOp
 		check := func() {
 			t.Helper()
-			if diff := cmp.Diff([]AddrRange(model), heads(ars), cmpopts.EquateEmpty()); diff != "" {
-				t.Fatalf("after %v on %v: heads mismatch (-model +got):\n%s", ops, original, diff)
+			// Compare with slices.Equal before paying for cmp.Diff, so
+			// that the fuzzer runs fast.
+			if got := heads(ars); !slices.Equal(model, got) {
+				t.Fatalf("after %v on %v: heads mismatch (-model +got):\n%s", ops, original, cmp.Diff([]AddrRange(model), got, cmpopts.EquateEmpty()))
 			}
 			if got, want := ars.NumBytes(), totalLength(model); got != want {
 				t.Fatalf("after %v on %v: NumBytes() = %d, want %d", ops, original, got, want)
@@ -93,10 +109,8 @@ func FuzzAddrRangeSeq(f *testing.F) {
 			if got, want := ars.String(), fmt.Sprint([]AddrRange(model)); got != want {
 				t.Fatalf("after %v on %v: String() = %q, want %q", ops, original, got, want)
 			}
-			if ars.IsEmpty() {
-				if diff := cmp.Diff(AddrRangeSeq{}, ars, seqCmpOpts); diff != "" {
-					t.Fatalf("after %v on %v: empty sequence is not the zero value:\n%s", ops, original, diff)
-				}
+			if ars.IsEmpty() && (ars.ranges != nil || ars.offset != 0 || ars.limit != 0) {
+				t.Fatalf("after %v on %v: empty sequence %+v is not the zero value", ops, original, ars)
 			}
 		}
 		check()
@@ -104,22 +118,22 @@ func FuzzAddrRangeSeq(f *testing.F) {
 			op, arg := next(), int64(next())
 			switch op % 5 {
 			case 0:
-				ops = append(ops, fmt.Sprintf("DropFirst(%d)", arg%8))
+				ops = append(ops, seqOp{"DropFirst", arg % 8})
 				ars, model = ars.DropFirst(int(arg%8)), model.dropFirst(arg%8)
 			case 1:
-				ops = append(ops, fmt.Sprintf("DropFirst64(%d)", arg))
+				ops = append(ops, seqOp{"DropFirst64", arg})
 				ars, model = ars.DropFirst64(arg), model.dropFirst(arg)
 			case 2:
-				ops = append(ops, fmt.Sprintf("TakeFirst(%d)", arg%16))
+				ops = append(ops, seqOp{"TakeFirst", arg % 16})
 				ars, model = ars.TakeFirst(int(arg%16)), model.takeFirst(arg%16)
 			case 3:
-				ops = append(ops, fmt.Sprintf("TakeFirst64(%d)", arg))
+				ops = append(ops, seqOp{"TakeFirst64", arg})
 				ars, model = ars.TakeFirst64(arg), model.takeFirst(arg)
 			case 4:
 				if ars.IsEmpty() {
 					continue
 				}
-				ops = append(ops, "Tail()")
+				ops = append(ops, seqOp{name: "Tail"})
 				ars, model = ars.Tail(), model.tail()
 			}
 			check()
