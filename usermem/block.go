@@ -66,8 +66,11 @@ func (f BlockWriterFunc) WriteFromBlocks(srcs BlockSeq) (uint64, error) {
 }
 
 // FromIOReader returns a BlockReader that fills windows from r, one Read per
-// window, stopping at the first short read. io.EOF after a partial fill is
-// dropped, as the BlockReader contract demands.
+// window, stopping at the first short read: like read(2), it transfers what r
+// has now, where io.ReadFull would wait (forever, on a terminal) for the
+// rest. io.EOF is dropped once some bytes were read, and any error is dropped
+// once every window is full, as the BlockReader contract demands; r reports
+// it again on the next Read.
 func FromIOReader(r io.Reader) BlockReader {
 	return BlockReaderFunc(func(dsts BlockSeq) (uint64, error) {
 		var done uint64
@@ -75,14 +78,15 @@ func FromIOReader(r io.Reader) BlockReader {
 			if len(dst) == 0 {
 				continue
 			}
-			n, err := io.ReadFull(r, dst)
+			n, err := r.Read(dst)
 			done += uint64(n)
-			if err == io.ErrUnexpectedEOF || (err == io.EOF && done > 0) {
-				return done, nil
+			if n == len(dst) && err == nil {
+				continue
 			}
-			if err != nil {
-				return done, err
+			if (err == io.EOF && done > 0) || done == dsts.NumBytes() {
+				err = nil
 			}
+			return done, err
 		}
 		return done, nil
 	})
