@@ -21,7 +21,8 @@
 //     the MemoryManager.
 //
 // Errors are unix.Errno values (EFAULT, EINVAL, ENAMETOOLONG...), so callers
-// compare them with errors.Is.
+// compare them with errors.Is. The one exception is ErrEndOfIOSequence, which
+// is not a failure but io.Writer's way of reporting a short write.
 package usermem
 
 import (
