@@ -37,9 +37,7 @@ func (mm *MemoryManager) Fork(ctx context.Context) (*MemoryManager, error) {
 		if v.dontFork {
 			continue
 		}
-		if v.shm != nil {
-			v.shm.incRef()
-		}
+		v.incRef()
 		child.vmas.segs = append(child.vmas.segs, vseg)
 		child.usageAS += uint64(vseg.ar.Length())
 		if v.wipeOnFork {

@@ -83,7 +83,7 @@ func FuzzMemoryManager(f *testing.F) {
 	f.Add([]byte{1, 3, 250, 3, 3, 255, 249, 7, 4, 244, 2, 2, 245, 0, 10, 9})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := fuzzPlatform()
-		file := &testFile{data: make([]byte, 5*usermem.PageSize+123)}
+		file := &refFile{testFile: testFile{data: make([]byte, 5*usermem.PageSize+123)}}
 		mms := []*MemoryManager{NewMemoryManager(p)}
 		mms[0].BrkSetup(fuzzBase + 32*usermem.PageSize)
 		testAddressSpace(t, mms[0])
@@ -158,6 +158,9 @@ func FuzzMemoryManager(f *testing.F) {
 		}
 		if got := p.mf.Usage(); got != 0 {
 			t.Fatalf("memory leaked: Usage %#x after every memory manager exited", got)
+		}
+		if got := file.refs.Load(); got != 0 {
+			t.Fatalf("file references leaked: %d after every memory manager exited", got)
 		}
 	})
 }

@@ -293,3 +293,40 @@ func TestPrivateFileMapping(t *testing.T) {
 		t.Errorf("Usage after the last user: %#x", got)
 	}
 }
+
+func TestMappableReferences(t *testing.T) {
+	mm, _ := newTestMM(t)
+	file := &refFile{testFile: testFile{data: make([]byte, 0x4000)}}
+	const a = 0x400000
+	mustMMap(t, mm, MMapOpts{Length: 0x3000, Addr: a, Fixed: true, Private: true, Perms: usermem.ReadWrite, Mappable: file})
+	if got := file.refs.Load(); got != 1 {
+		t.Errorf("after MMap: %d references, wanted 1", got)
+	}
+	if err := mm.MProtect(a+0x1000, 0x1000, usermem.Read, false); err != nil {
+		t.Fatalf("MProtect: %v", err)
+	}
+	if got := file.refs.Load(); got != 3 {
+		t.Errorf("after splitting the vma in three: %d references, wanted 3", got)
+	}
+	child, err := mm.Fork(ctx)
+	if err != nil {
+		t.Fatalf("Fork: %v", err)
+	}
+	if got := file.refs.Load(); got != 6 {
+		t.Errorf("after Fork: %d references, wanted 6", got)
+	}
+	if _, err := mm.MRemap(ctx, a, 0x1000, 0x2000, MRemapOpts{Move: MRemapMayMove}); err != nil {
+		t.Fatalf("MRemap: %v", err)
+	}
+	if err := mm.MProtect(a+0x1000, 0x1000, usermem.ReadWrite, false); err != nil {
+		t.Fatalf("MProtect: %v", err)
+	}
+	if got := file.refs.Load(); got != 5 {
+		t.Errorf("after a move and a merge: %d references, wanted 5 (2 here, 3 in the child)", got)
+	}
+	child.DecUsers(ctx)
+	mm.DecUsers(ctx)
+	if got := file.refs.Load(); got != 0 {
+		t.Errorf("after both exited: %d references, wanted 0", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -172,6 +173,20 @@ func (f *testFile) Size() (int64, error) { return int64(len(f.data)), f.sizeErr 
 func (f *testFile) MappedName() string   { return "/bin/test" }
 func (f *testFile) DeviceID() uint64     { return unix.Mkdev(8, 2) }
 func (f *testFile) InodeID() uint64      { return 173521 }
+
+// refFile is a testFile that counts the references vmas hold on it.
+type refFile struct {
+	testFile
+	refs atomic.Int64
+}
+
+func (f *refFile) IncRef() { f.refs.Add(1) }
+
+func (f *refFile) DecRef() {
+	if f.refs.Add(-1) < 0 {
+		panic("refFile: negative reference count")
+	}
+}
 
 var ctx = context.Background()
 

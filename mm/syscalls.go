@@ -154,6 +154,8 @@ func (mm *MemoryManager) createVMALocked(opts MMapOpts, length uint64) (usermem.
 	}
 	if opts.Mappable == nil && !opts.Private {
 		v.shm = newSharedAnon(mm.mf, length)
+	} else if m, ok := opts.Mappable.(RefCountedMappable); ok {
+		m.IncRef()
 	}
 	mm.insertVMALocked(ar, v)
 	return ar, nil

@@ -31,12 +31,25 @@ type Mappable interface {
 	InodeID() uint64
 }
 
+// RefCountedMappable is a Mappable whose life the memory manager extends:
+// every vma that maps it holds a reference, taken with IncRef and dropped
+// with DecRef, so that the file stays readable after the application (or
+// the loader) closes it, as Linux's vma->vm_file reference keeps it. A
+// Mappable without these methods must stay usable for as long as the
+// memory managers that map it live.
+type RefCountedMappable interface {
+	Mappable
+	IncRef()
+	DecRef()
+}
+
 // vma is a virtual memory area: one mapping as the application asked for
 // it. vmas live in MemoryManager.vmas, protected by mappingMu; the range is
 // the segment's.
 type vma struct {
 	// mappable is the file behind a private file mapping, or nil for
-	// anonymous memory.
+	// anonymous memory. If it is a RefCountedMappable, the vma holds a
+	// reference on it.
 	//
 	// Invariant: mappable != nil implies private (minisentry has no shared
 	// file mappings yet) and !growsDown.
@@ -97,10 +110,8 @@ func (v vma) splitAt(delta uint64) vma {
 	if v.mappable != nil || v.shm != nil {
 		v.off += delta
 	}
-	if v.shm != nil {
-		// Both halves reference the object now.
-		v.shm.incRef()
-	}
+	// Both halves reference the object now.
+	v.incRef()
 	return v
 }
 
@@ -121,10 +132,23 @@ func (v vma) merged() {
 	v.release()
 }
 
+// incRef takes the references a new copy of v holds.
+func (v vma) incRef() {
+	if v.shm != nil {
+		v.shm.incRef()
+	}
+	if m, ok := v.mappable.(RefCountedMappable); ok {
+		m.IncRef()
+	}
+}
+
 // release drops what the vma holds, when it goes away.
 func (v vma) release() {
 	if v.shm != nil {
 		v.shm.decRef()
+	}
+	if m, ok := v.mappable.(RefCountedMappable); ok {
+		m.DecRef()
 	}
 }
 
