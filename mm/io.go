@@ -158,6 +158,11 @@ func (mm *MemoryManager) ZeroOut(ctx context.Context, addr usermem.Addr, toZero 
 // CopyOutFrom implements usermem.IO.CopyOutFrom. src.ReadToBlocks gets the
 // windows onto application memory themselves, so a file read lands in the
 // application's pages with no copy in between.
+//
+// src runs with activeMu held, which stops this address space's faults and
+// mapping changes: it must not block for long (a pipe read must not wait
+// for a writer, who may need this very address space) nor use the memory
+// manager.
 func (mm *MemoryManager) CopyOutFrom(ctx context.Context, ars usermem.AddrRangeSeq, src usermem.BlockReader, opts usermem.IOOpts) (int64, error) {
 	ranges, ok := mm.checkIORanges(ars)
 	if !ok {
@@ -171,7 +176,8 @@ func (mm *MemoryManager) CopyOutFrom(ctx context.Context, ars usermem.AddrRangeS
 }
 
 // CopyInTo implements usermem.IO.CopyInTo. dst.WriteFromBlocks gets the
-// windows onto application memory themselves.
+// windows onto application memory themselves. The same rules as for
+// CopyOutFrom's src apply to dst.
 func (mm *MemoryManager) CopyInTo(ctx context.Context, ars usermem.AddrRangeSeq, dst usermem.BlockWriter, opts usermem.IOOpts) (int64, error) {
 	ranges, ok := mm.checkIORanges(ars)
 	if !ok {

@@ -35,8 +35,10 @@
 //	    sharedAnon.mu         (a shared anonymous object's pages)
 //	      AddressSpace internals, MemoryFile.mu
 //
-// Mappable methods are called with mappingMu and activeMu held, and must not
-// call back into the memory manager. Only Fork holds the locks of two
+// Mappable methods are called with mappingMu held (and activeMu too, for
+// ReadAt and Size), and must not call back into the memory manager. The
+// same goes for the BlockReader and BlockWriter of CopyOutFrom and
+// CopyInTo, which run with activeMu held. Only Fork holds the locks of two
 // memory managers at once, and the second one (the child) is not yet visible
 // to anyone, so it takes none of the child's locks.
 package mm
