@@ -54,6 +54,16 @@ func onSentry(f func() (float64, error)) measure {
 	}
 }
 
+// onPinnedSentry is onSentry with the OS thread pinned to its CPU.
+func onPinnedSentry(f func() (float64, error)) measure {
+	return onSentry(func() (float64, error) {
+		if err := pinThread(); err != nil {
+			return 0, err
+		}
+		return f()
+	})
+}
+
 func (b *bench) runCase(name string) error {
 	switch name {
 	case "getppid":
@@ -72,22 +82,28 @@ func (b *bench) runCase(name string) error {
 // and unpinned. The unpinned floor runs a tenth of the calls: on machines
 // where a stop that crosses CPUs costs tens of microseconds it would
 // otherwise take most of the run, and the figure per call does not need more.
+// A last row runs the platform with its tracer thread pinned as well, the
+// floor's setup exactly: the gap between the two minisentry rows is what the
+// tracer's migrations between CPUs cost. (inject and fault show the same.)
 func (b *bench) getppid() error {
 	n := b.cfg.calls
+	sentry := func() (float64, error) { return sentryGetppid(b.p, n) }
 	m, err := b.medians(
 		func() (float64, error) { return b.floor.run(n, true) },
-		onSentry(func() (float64, error) { return sentryGetppid(b.p, n) }),
+		onSentry(sentry),
 		func() (float64, error) { return b.floor.run(max(n/10, 10), false) },
+		onPinnedSentry(sentry),
 		func() (float64, error) { return nativeGetppid(n) },
 	)
 	if err != nil {
 		return err
 	}
-	floor, sentry, unpinned, native := m[0], m[1], m[2], m[3]
+	floor, free, unpinned, pinned, native := m[0], m[1], m[2], m[3], m[4]
 	b.floorNS = floor
 	b.rows = append(b.rows,
-		row{name: "getppid round trip", native: native, floor: floor, sentry: sentry},
-		row{name: "  vs floor unpinned", native: none, floor: unpinned, sentry: sentry},
+		row{name: "getppid round trip", native: native, floor: floor, sentry: free},
+		row{name: "  vs floor unpinned", native: none, floor: unpinned, sentry: free},
+		row{name: "  sentry thread pinned too", native: none, floor: floor, sentry: pinned},
 	)
 	return nil
 }
@@ -98,19 +114,23 @@ func (b *bench) getppid() error {
 // to keep the run short.
 func (b *bench) inject() error {
 	n := b.cfg.calls
+	own := func() (float64, error) { return sentryInject(b.p, n, true) }
 	m, err := b.medians(
-		onSentry(func() (float64, error) { return sentryInject(b.p, n, true) }),
+		onSentry(own),
+		onPinnedSentry(own),
 		onSentry(func() (float64, error) { return sentryInject(b.p, max(n/10, 10), false) }),
 		func() (float64, error) { return nativeMmap(n) },
 	)
 	if err != nil {
 		return err
 	}
-	own, control, native := m[0], m[1], m[2]
+	free, pinned, control, native := m[0], m[1], m[2], m[3]
 	floor := b.model(1, native)
+	modelled := floor != none
 	b.rows = append(b.rows,
-		row{name: "injected mmap, own stub thread", native: native, floor: floor, sentry: own, modelled: floor != none},
-		row{name: "injected mmap, via control thread", native: native, floor: floor, sentry: control, modelled: floor != none},
+		row{name: "injected mmap, own stub thread", native: native, floor: floor, sentry: free, modelled: modelled},
+		row{name: "  sentry thread pinned too", native: native, floor: floor, sentry: pinned, modelled: modelled},
+		row{name: "injected mmap, via control thread", native: native, floor: floor, sentry: control, modelled: modelled},
 	)
 	return nil
 }
@@ -120,17 +140,23 @@ func (b *bench) inject() error {
 // mmap and first touch of a memfd page.
 func (b *bench) fault() error {
 	pages := b.cfg.pages
+	sentry := func() (float64, error) { return sentryFault(b.p, pages) }
 	m, err := b.medians(
-		onSentry(func() (float64, error) { return sentryFault(b.p, pages) }),
+		onSentry(sentry),
+		onPinnedSentry(sentry),
 		func() (float64, error) { return nativeTouch(pages) },
 		func() (float64, error) { return nativeMmap(pages) },
 	)
 	if err != nil {
 		return err
 	}
-	sentry, touch, mmap := m[0], m[1], m[2]
+	free, pinned, touch, mmap := m[0], m[1], m[2], m[3]
 	floor := b.model(2, touch+mmap)
-	b.rows = append(b.rows, row{name: "page fault, one page mapped", native: touch, floor: floor, sentry: sentry, modelled: floor != none})
+	modelled := floor != none
+	b.rows = append(b.rows,
+		row{name: "page fault, one page mapped", native: touch, floor: floor, sentry: free, modelled: modelled},
+		row{name: "  sentry thread pinned too", native: touch, floor: floor, sentry: pinned, modelled: modelled},
+	)
 	return nil
 }
 

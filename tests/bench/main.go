@@ -22,6 +22,16 @@
 //	         the sentry maps exactly the faulting page each time
 //	space    NewAddressSpace, alone and followed by Release
 //
+// The platform pins each stub thread to its tracer's CPU but leaves the
+// tracer (the task's OS thread) free to migrate. The rows "sentry thread
+// pinned too" run the same case with the tracer pinned as the floor's is:
+// the gap to the row above is what the tracer's migrations cost.
+//
+// Run it on an otherwise idle machine. Other load changes the figures both
+// ways: it takes CPU time from tracer and tracee, and a busy second CPU hides
+// the cost of cross-CPU wake-ups, since the host then has nowhere to move a
+// thread to. The header shows how busy the host was just before the run.
+//
 // Only getppid has a measured floor. For inject and fault the floor column
 // holds a model, marked "*": the number of ptrace round trips the operation
 // needs at the measured floor each, plus the host work it cannot avoid
@@ -38,6 +48,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/minisentry/minisentry/platform/ptrace"
 )
@@ -101,6 +112,7 @@ func contains(list []string, s string) bool {
 // creates (the floor binary, stub processes, the platform) is gone when it
 // returns, error or not.
 func run(cfg config) error {
+	busy := hostBusy() // before the bench adds its own load
 	var floor *floorTracer
 	if cfg.cases["getppid"] {
 		var err error
@@ -124,7 +136,45 @@ func run(cfg config) error {
 			return fmt.Errorf("%s: %w", c, err)
 		}
 	}
-	fmt.Printf("minisentry bench: %d CPUs, ns per operation, median of -reps %d\n", runtime.NumCPU(), cfg.reps)
+	fmt.Printf("minisentry bench: %d CPUs, %s busy before the run, ns per operation, median of -reps %d\n",
+		runtime.NumCPU(), busy, cfg.reps)
 	printTable(os.Stdout, b.rows)
 	return nil
+}
+
+// hostBusy returns the share of the host's CPU time spent on anything but
+// idling over a quarter of a second, as "12%", or "?".
+func hostBusy() string {
+	busy0, total0, err0 := cpuTimes()
+	time.Sleep(250 * time.Millisecond)
+	busy1, total1, err1 := cpuTimes()
+	if err0 != nil || err1 != nil || total1 <= total0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(busy1-busy0)/float64(total1-total0))
+}
+
+// cpuTimes returns the busy and total clock ticks of all CPUs, from the
+// "cpu" line of /proc/stat: user nice system idle iowait irq softirq steal.
+func cpuTimes() (busy, total uint64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, 0, fmt.Errorf("unexpected /proc/stat line %q", line)
+	}
+	for i, f := range fields[1:9] {
+		var v uint64
+		if _, err := fmt.Sscan(f, &v); err != nil {
+			return 0, 0, err
+		}
+		total += v
+		if i != 3 && i != 4 { // idle and iowait
+			busy += v
+		}
+	}
+	return busy, total, nil
 }

@@ -25,6 +25,26 @@ func onLockedThread(f func() error) error {
 	return <-done
 }
 
+// pinThread binds the calling OS thread to the CPU it runs on, as the floor
+// binds its tracer. The platform pins each stub thread to its tracer's CPU
+// but leaves the tracer free, so the host may move the tracer at any wake-up.
+// Pinning both shows what that freedom costs.
+//
+// Preconditions: the caller is locked to its OS thread and exits locked, so
+// the affinity dies with the thread instead of passing to other goroutines.
+func pinThread() error {
+	cpu, err := currentCPU()
+	if err != nil {
+		return fmt.Errorf("getcpu: %w", err)
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("sched_setaffinity: %w", err)
+	}
+	return nil
+}
+
 // sandbox is one hand-assembled program in an address space of its own,
 // with the Context that runs it.
 type sandbox struct {
