@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/minisentry/minisentry/kernel"
+	"github.com/minisentry/minisentry/loader"
+	"github.com/minisentry/minisentry/platform/ptrace"
+	"github.com/minisentry/minisentry/syscalls/linux"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// runFlags are the flags of `minisentry run`.
+type runFlags struct {
+	strace         bool
+	straceSyscalls string
+	straceLogSize  int
+	debug          bool
+	logFormat      string
+	logFile        string
+	env            stringList
+	clearEnv       bool
+}
+
+func parseRunFlags(args []string) (*runFlags, []string, error) {
+	var f runFlags
+	fs := flag.NewFlagSet("minisentry run", flag.ContinueOnError)
+	fs.BoolVar(&f.strace, "strace", false, "log every system call: arguments, result, duration")
+	fs.StringVar(&f.straceSyscalls, "strace-syscalls", "", "with --strace, trace only these comma-separated system calls")
+	fs.IntVar(&f.straceLogSize, "strace-log-size", 1024, "with --strace, the most bytes of a buffer shown")
+	fs.BoolVar(&f.debug, "debug", false, "log the sentry's own work: faults, switches, decisions")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logFile, "log-file", "", "write logs to this file instead of standard error")
+	fs.Var(&f.env, "env", "set an environment variable K=V for the program (repeatable)")
+	fs.BoolVar(&f.clearEnv, "clear-env", false, "start the program with an empty environment (then add --env)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: minisentry run [flags] -- PROGRAM [ARGS...]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return nil, nil, errors.New("no program given")
+	}
+	return &f, fs.Args(), nil
+}
+
+// run implements `minisentry run` and returns the exit status.
+func run(args []string) int {
+	f, argv, err := parseRunFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "minisentry: %v\n", err)
+		return 2
+	}
+	log, closeLog, err := newLogger(f)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "minisentry: %v\n", err)
+		return 2
+	}
+	defer closeLog()
+
+	status, err := runProgram(f, argv, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "minisentry: %v\n", err)
+		return sentryFailure
+	}
+	return status
+}
+
+// runProgram runs argv in a new sandbox and returns its exit status.
+func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return 0, err
+	}
+	table := linux.Table()
+	var strace *kernel.StraceConfig
+	if f.strace {
+		strace = &kernel.StraceConfig{LogSize: f.straceLogSize}
+		if f.straceSyscalls != "" {
+			strace.Only = make(map[uintptr]bool)
+			for _, name := range strings.Split(f.straceSyscalls, ",") {
+				n, ok := table.NumberOf(strings.TrimSpace(name))
+				if !ok {
+					return 0, fmt.Errorf("--strace-syscalls: unknown system call %q", name)
+				}
+				strace.Only[n] = true
+			}
+		}
+	}
+
+	p, err := ptrace.New()
+	if err != nil {
+		return 0, fmt.Errorf("starting the ptrace platform: %w", err)
+	}
+	defer p.Close()
+	k := kernel.NewKernel(kernel.Config{Platform: p, Syscalls: table, Log: log, Strace: strace})
+	err = k.StartProcess(kernel.ProcessArgs{
+		Filename: path,
+		Argv:     argv,
+		Envv:     environment(f),
+		Stdio:    [3]int{0, 1, 2},
+		Creds: loader.Credentials{
+			UID: uint32(os.Getuid()), EUID: uint32(os.Geteuid()),
+			GID: uint32(os.Getgid()), EGID: uint32(os.Getegid()),
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+	status, err := k.Wait()
+	if err != nil {
+		return 0, err
+	}
+	return status.ShellStatus(), nil
+}
+
+// environment returns the program's environment: the sentry's own unless
+// --clear-env, with --env settings on top.
+func environment(f *runFlags) []string {
+	var env []string
+	if !f.clearEnv {
+		env = os.Environ()
+	}
+	for _, kv := range f.env {
+		key, _, _ := strings.Cut(kv, "=")
+		env = append(removeVar(env, key), kv)
+	}
+	return env
+}
+
+// removeVar drops every setting of key from env.
+func removeVar(env []string, key string) []string {
+	out := env[:0]
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != key {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// newLogger builds the sentry's logger from the flags.
+func newLogger(f *runFlags) (*logrus.Logger, func(), error) {
+	log := logrus.New()
+	closeLog := func() {}
+	var out io.Writer = os.Stderr
+	if f.logFile != "" {
+		file, err := os.OpenFile(f.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log-file: %w", err)
+		}
+		out = file
+		closeLog = func() { file.Close() }
+	}
+	log.SetOutput(out)
+	switch f.logFormat {
+	case "text":
+		log.SetFormatter(&lineFormatter{})
+	case "json":
+		log.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return nil, nil, fmt.Errorf("--log-format: want text or json, not %q", f.logFormat)
+	}
+	switch {
+	case f.debug:
+		log.SetLevel(logrus.DebugLevel)
+	case f.strace:
+		log.SetLevel(logrus.InfoLevel)
+	default:
+		log.SetLevel(logrus.WarnLevel)
+	}
+	return log, closeLog, nil
+}

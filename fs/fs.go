@@ -1,0 +1,44 @@
+// Package fs holds the files an application's descriptors refer to. It sits
+// below the kernel: a file never sees the task or its memory manager, only
+// the usermem.IOSequence that a read or write moves data through (the
+// seed's third usage pattern), so the same code serves read(2), readv(2),
+// pread64(2) and a kernel-internal buffer alike.
+//
+// Today there is one kind of file, HostFile, a descriptor of the host's
+// opened by the sentry: the standard streams and the executable. The
+// confined file system, pipes, /dev and /proc come with later issues.
+package fs
+
+import (
+	"context"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minisentry/minisentry/usermem"
+)
+
+// File is an open file description: what a file descriptor refers to. Its
+// methods may block.
+type File interface {
+	// Read reads into dst. offset is the file position to read at, or -1
+	// to read at (and advance) the file's own offset.
+	Read(ctx context.Context, dst usermem.IOSequence, offset int64) (int64, error)
+
+	// Write writes src. offset is as for Read.
+	Write(ctx context.Context, src usermem.IOSequence, offset int64) (int64, error)
+
+	// Stat describes the file as fstat(2) does.
+	Stat() (unix.Stat_t, error)
+
+	// Ioctl performs an ioctl(2) whose argument, if it is a pointer, refers
+	// to memory reached through uio.
+	Ioctl(ctx context.Context, uio usermem.IO, cmd uint32, arg usermem.Addr) (uintptr, error)
+
+	// Name is the file's path, or a description such as "pipe:[3]", for
+	// /proc/self/fd and --strace.
+	Name() string
+
+	// Close releases the file. The kernel calls it when the last
+	// descriptor referring to the file is closed.
+	Close() error
+}

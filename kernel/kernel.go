@@ -1,0 +1,178 @@
+// Package kernel is minisentry's model of a Linux kernel: tasks (one per
+// application thread) grouped into thread groups, the system call table and
+// its dispatch, file descriptor tables, and the Copy* wrappers through which
+// system call handlers reach application memory.
+//
+// Each Task runs on a goroutine of its own, locked to one OS thread for its
+// whole life, because the ptrace platform's stub thread for the task
+// accepts ptrace requests only from that OS thread. The task goroutine loops
+// in Task.run: switch to the application until it stops, then handle the
+// stop (a system call, a page fault, a signal) in Go, and switch back.
+//
+// Handlers (package syscalls/linux) use application memory in one of the
+// seed's three ways only: the Task's Copy* wrappers; a usermem.IOSequence
+// built by Task.SingleIOSequence or Task.IovecsIOSequence and handed to a
+// file; or, where the application's protections must be ignored,
+// Task.MemoryManager() with usermem.IOOpts.IgnorePermissions.
+//
+// Lock order: Kernel.mu, then ThreadGroup.mu, then FDTable.mu.
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/minisentry/minisentry/platform"
+)
+
+// ThreadID is a task's id in the sandbox's pid namespace. The first task is
+// 1, as the first process of a new pid namespace is on Linux; later tasks
+// count up from there.
+type ThreadID int32
+
+// Config is what a Kernel is made of.
+type Config struct {
+	// Platform runs application code.
+	Platform platform.Platform
+
+	// Syscalls is the system call table.
+	Syscalls *SyscallTable
+
+	// Log receives the sentry's own log lines and, at Info level, the
+	// strace lines.
+	Log *logrus.Logger
+
+	// Strace, if non-nil, traces system calls.
+	Strace *StraceConfig
+}
+
+// Kernel is one sandbox: the tasks of one application, the platform they
+// run on, and how the sandbox ends.
+type Kernel struct {
+	// Config is immutable after NewKernel.
+	Config
+
+	// mu protects the fields below.
+	mu sync.Mutex
+
+	// tasks holds every live task by id.
+	tasks map[ThreadID]*Task
+
+	// nextTID is the id the next task gets.
+	nextTID ThreadID
+
+	// unknownSyscalls records syscall numbers already reported as not
+	// implemented, so that each is logged once.
+	unknownSyscalls map[uintptr]bool
+
+	// exitStatus is how the sandbox ended; valid once done is closed.
+	exitStatus ExitStatus
+
+	// err is a sentry failure that ended the sandbox, if any; valid once
+	// done is closed.
+	err error
+
+	// done is closed when the last task has exited.
+	done chan struct{}
+}
+
+// ExitStatus is how a thread group ended.
+type ExitStatus struct {
+	// Code is the status given to exit or exit_group.
+	Code int
+	// Signo is the signal that killed the group, or 0.
+	Signo int
+}
+
+// ShellStatus returns the status a shell would report: the exit code, or
+// 128 plus the number of the signal that killed the program.
+func (es ExitStatus) ShellStatus() int {
+	if es.Signo != 0 {
+		return 128 + es.Signo
+	}
+	return es.Code & 0xff
+}
+
+// NewKernel returns a kernel with no tasks.
+func NewKernel(cfg Config) *Kernel {
+	if cfg.Log == nil {
+		cfg.Log = logrus.StandardLogger()
+	}
+	return &Kernel{
+		Config:          cfg,
+		tasks:           make(map[ThreadID]*Task),
+		nextTID:         1,
+		unknownSyscalls: make(map[uintptr]bool),
+		done:            make(chan struct{}),
+	}
+}
+
+// Wait blocks until the sandbox has ended and returns how: the first
+// process's exit status, or the error that made the sentry end it.
+func (k *Kernel) Wait() (ExitStatus, error) {
+	<-k.done
+	return k.exitStatus, k.err
+}
+
+// Kill ends every task of the sandbox. It is how a sentry failure ends the
+// sandbox cleanly.
+func (k *Kernel) Kill(err error) {
+	k.mu.Lock()
+	if k.err == nil {
+		k.err = err
+	}
+	tasks := make([]*Task, 0, len(k.tasks))
+	for _, t := range k.tasks {
+		tasks = append(tasks, t)
+	}
+	k.mu.Unlock()
+	for _, t := range tasks {
+		t.tg.requestExit(ExitStatus{Signo: sigkill})
+		t.interrupt()
+	}
+}
+
+// addTask registers t under a new id.
+func (k *Kernel) addTask(t *Task) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t.tid = k.nextTID
+	k.nextTID++
+	k.tasks[t.tid] = t
+}
+
+// removeTask forgets t; the sandbox ends with the last task.
+func (k *Kernel) removeTask(t *Task) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.tasks, t.tid)
+	if t.tid == 1 {
+		k.exitStatus = t.tg.exitStatus()
+	}
+	if len(k.tasks) == 0 {
+		close(k.done)
+	}
+}
+
+// reportUnknownSyscall logs the first use of a syscall number that is not
+// in the table.
+func (k *Kernel) reportUnknownSyscall(t *Task, sysno uintptr) {
+	k.mu.Lock()
+	seen := k.unknownSyscalls[sysno]
+	k.unknownSyscalls[sysno] = true
+	k.mu.Unlock()
+	if !seen {
+		t.log().WithField("sysno", sysno).Warnf("unsupported system call %s: returning ENOSYS", k.Syscalls.Name(sysno))
+	}
+}
+
+// sentryError ends the sandbox because the sentry itself failed.
+func (k *Kernel) sentryError(t *Task, err error) {
+	k.Kill(fmt.Errorf("task %d: %w", t.tid, err))
+}
+
+// background is the Go context every task starts from.
+var background = context.Background()

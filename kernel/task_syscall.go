@@ -1,0 +1,52 @@
+package kernel
+
+import (
+	"errors"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// doSyscall runs the system call the task stopped at and puts the result in
+// rax. The instruction pointer is already past the syscall instruction.
+func (t *Task) doSyscall(sysno uintptr) {
+	regs := t.Regs()
+	args := SyscallArguments{{uintptr(regs.Rdi)}, {uintptr(regs.Rsi)}, {uintptr(regs.Rdx)}, {uintptr(regs.R10)}, {uintptr(regs.R8)}, {uintptr(regs.R9)}}
+	sc := t.k.Syscalls.Lookup(sysno)
+	tracing := t.k.Strace != nil && t.k.Strace.traces(sysno)
+	var start time.Time
+	var enter []string
+	if tracing {
+		start = time.Now()
+		enter = t.straceEnter(sc, args)
+	}
+
+	var ret uintptr
+	var err error
+	switch {
+	case sc == nil:
+		t.k.reportUnknownSyscall(t, sysno)
+		err = unix.ENOSYS
+	case sc.Fn == nil:
+		// Known, and deliberately unimplemented (the table's note says
+		// why): no log line.
+		err = unix.ENOSYS
+	default:
+		ret, err = sc.Fn(t, args)
+	}
+
+	if err != nil {
+		var errno unix.Errno
+		if !errors.As(err, &errno) {
+			t.log().WithField("syscall", t.k.Syscalls.Name(sysno)).Errorf("handler returned a non-errno error: %v", err)
+			errno = unix.EIO
+		}
+		err = errno
+		regs.Rax = uint64(-int64(errno))
+	} else {
+		regs.Rax = uint64(ret)
+	}
+	if tracing {
+		t.straceExit(sysno, sc, args, enter, ret, err, time.Since(start))
+	}
+}
