@@ -14,7 +14,6 @@ import (
 // reading the registers, writing the result, resuming.
 func BenchmarkSyscall(b *testing.B) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	p := getPlatform(b)
 	as, err := p.NewAddressSpace()
 	if err != nil {
@@ -43,7 +42,6 @@ func BenchmarkSyscall(b *testing.B) {
 // thread that the caller traces, the path of every MapFile and Unmap.
 func BenchmarkInjectedSyscall(b *testing.B) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	p := getPlatform(b)
 	as, err := p.NewAddressSpace()
 	if err != nil {
@@ -70,7 +68,6 @@ func BenchmarkInjectedSyscall(b *testing.B) {
 // injected mmap of the page, and resuming the faulting instruction.
 func BenchmarkFault(b *testing.B) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	p := getPlatform(b)
 	as, err := p.NewAddressSpace()
 	if err != nil {

@@ -41,6 +41,10 @@ type context struct {
 	lastFaultAddr usermem.Addr
 	lastFaultIP   usermem.Addr
 
+	// pinned is set once the owning OS thread is pinned to a CPU. Owned by
+	// the owning goroutine.
+	pinned bool
+
 	// interrupt is set by Interrupt and consumed by Switch.
 	interrupt atomic.Bool
 
@@ -66,7 +70,18 @@ func (c *context) Interrupt() {
 }
 
 // attach gives c a stub thread in sp, traced by the calling OS thread.
+//
+// The first time, it also pins the calling OS thread to one CPU, chosen
+// round-robin, and the stub thread follows it there. Left free, the Go
+// runtime's thread and the stub thread drift apart, and every stop then
+// crosses CPUs: on this project's machines that doubled the cost of a
+// system call. The OS thread belongs to the task for the task's life, so
+// the pinning constrains nothing else.
 func (c *context) attach(sp *subprocess) error {
+	if !c.pinned {
+		sp.p.pinCallerThread()
+		c.pinned = true
+	}
 	c.detach()
 	t, err := sp.newThread()
 	if err != nil {

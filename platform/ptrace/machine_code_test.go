@@ -41,7 +41,6 @@ func newRunner(t *testing.T, code []byte) *runner {
 	t.Cleanup(func() {
 		r.c.Release()
 		r.as.Release()
-		runtime.UnlockOSThread()
 	})
 	return r
 }
@@ -267,7 +266,6 @@ func TestSeccompKillsForeignSyscalls(t *testing.T) {
 
 func TestReleaseLeavesNoStub(t *testing.T) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	p := getPlatform(t)
 	as, err := p.NewAddressSpace()
 	if err != nil {

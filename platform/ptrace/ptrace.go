@@ -31,6 +31,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -59,6 +60,41 @@ type Platform struct {
 	// master is the master stub, from which new address spaces are
 	// forked. Immutable.
 	master *subprocess
+
+	// cpus are the CPUs the sentry may run on. Immutable.
+	cpus []int
+
+	// nextCPU picks the CPU of the next application thread, round-robin.
+	nextCPU atomic.Uint32
+}
+
+// pinCallerThread pins the calling OS thread to the next CPU in turn.
+//
+// Preconditions: the caller is locked to its OS thread for good.
+func (p *Platform) pinCallerThread() {
+	if len(p.cpus) < 2 {
+		return
+	}
+	cpu := p.cpus[int(p.nextCPU.Add(1)-1)%len(p.cpus)]
+	var set unix.CPUSet
+	set.Set(cpu)
+	// Failing to pin costs speed, not correctness.
+	_ = unix.SchedSetaffinity(0, &set)
+}
+
+// allowedCPUs returns the CPUs the sentry may run on.
+func allowedCPUs() []int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil
+	}
+	var cpus []int
+	for cpu := 0; cpu < len(set)*64; cpu++ {
+		if set.IsSet(cpu) {
+			cpus = append(cpus, cpu)
+		}
+	}
+	return cpus
 }
 
 // New creates the platform: the memory file and the master stub.
@@ -70,7 +106,7 @@ func New() (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{memFile: mf, sentryPID: os.Getpid(), minAddr: hostMinAddr()}
+	p := &Platform{memFile: mf, sentryPID: os.Getpid(), minAddr: hostMinAddr(), cpus: allowedCPUs()}
 	p.stubFD, err = unix.MemfdCreate("minisentry-stub", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)

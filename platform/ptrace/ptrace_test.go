@@ -26,6 +26,11 @@ func getPlatform(t testing.TB) *Platform {
 	return testPlatform
 }
 
+// Tests that run application code lock their goroutine to its OS thread
+// and never unlock it: the platform pins a tracer thread to a CPU, and the
+// thread must end with the test rather than go back to the Go scheduler
+// pinned.
+
 const codeAddr = 0x400000
 
 // loadCode maps code at codeAddr in as, read+execute.
@@ -44,7 +49,6 @@ func loadCode(t testing.TB, p *Platform, as platform.AddressSpace, code []byte) 
 
 func TestSyscallRoundTrip(t *testing.T) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	p := getPlatform(t)
 	as, err := p.NewAddressSpace()
 	if err != nil {

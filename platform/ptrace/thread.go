@@ -111,6 +111,7 @@ func (t *thread) syscallAt(ip uintptr, sysno uintptr, args ...uintptr) (uintptr,
 	for i, a := range args {
 		*argRegs[i] = uint64(a)
 	}
+	t.pin()
 	for {
 		if err := setRegs(t.tid, &regs); err != nil {
 			return 0, fmt.Errorf("injecting syscall %d: PTRACE_SETREGS: %w", sysno, err)
@@ -140,7 +141,9 @@ func (t *thread) syscallAt(ip uintptr, sysno uintptr, args ...uintptr) (uintptr,
 
 // pin keeps t on the CPU its tracer runs on. A ptrace stop whose wake-up
 // crosses CPUs costs several times more than one that stays on the same CPU,
-// so each switch re-pins the stub thread if its tracer has moved.
+// so each switch and injection re-pins the stub thread if its tracer has
+// moved (tracers of application threads are pinned themselves; see
+// context.attach).
 func (t *thread) pin() {
 	cpu := currentCPU()
 	if cpu < 0 || cpu == t.cpu {
