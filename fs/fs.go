@@ -34,6 +34,14 @@ type File interface {
 	// to memory reached through uio.
 	Ioctl(ctx context.Context, uio usermem.IO, cmd uint32, arg usermem.Addr) (uintptr, error)
 
+	// StatusFlags returns the file's status flags and access mode, as
+	// fcntl(F_GETFL).
+	StatusFlags() (uint32, error)
+
+	// SetStatusFlags changes the flags fcntl(F_SETFL) may change:
+	// O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK.
+	SetStatusFlags(flags uint32) error
+
 	// Name is the file's path, or a description such as "pipe:[3]", for
 	// /proc/self/fd and --strace.
 	Name() string

@@ -205,6 +205,24 @@ func (f *HostFile) Ioctl(ctx context.Context, uio usermem.IO, cmd uint32, arg us
 	}
 }
 
+// StatusFlags implements File.StatusFlags.
+func (f *HostFile) StatusFlags() (uint32, error) {
+	flags, err := unix.FcntlInt(uintptr(f.fd), unix.F_GETFL, 0)
+	return uint32(flags), err
+}
+
+// SetStatusFlags implements File.SetStatusFlags. The host file description
+// is shared with whoever else holds it (for the standard streams, the
+// shell that started minisentry), exactly as when the program runs natively.
+func (f *HostFile) SetStatusFlags(flags uint32) error {
+	_, err := unix.FcntlInt(uintptr(f.fd), unix.F_SETFL, int(flags&SettableStatusFlags))
+	return err
+}
+
+// SettableStatusFlags are the flags fcntl(F_SETFL) changes; it ignores
+// the others.
+const SettableStatusFlags = unix.O_APPEND | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME | unix.O_NONBLOCK
+
 // Name implements File.Name.
 func (f *HostFile) Name() string {
 	return f.name

@@ -56,6 +56,68 @@ func (ft *FDTable) Get(fd int32) (fs.File, FDFlags, error) {
 	return d.file.File, d.flags, nil
 }
 
+// Dup makes a new descriptor, the lowest free one at or above minFD, that
+// refers to the same file as fd (dup(2), fcntl F_DUPFD). limit is
+// RLIMIT_NOFILE: EMFILE if no descriptor below it is free.
+func (ft *FDTable) Dup(fd, minFD int32, flags FDFlags, limit uint64) (int32, error) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if fd < 0 || int(fd) >= len(ft.fds) || ft.fds[fd] == nil {
+		return 0, unix.EBADF
+	}
+	if minFD < 0 || uint64(minFD) >= limit {
+		return 0, unix.EINVAL
+	}
+	nfd := minFD
+	for int(nfd) < len(ft.fds) && ft.fds[nfd] != nil {
+		nfd++
+	}
+	if uint64(nfd) >= limit {
+		return 0, unix.EMFILE
+	}
+	for int(nfd) >= len(ft.fds) {
+		ft.fds = append(ft.fds, nil)
+	}
+	ref := ft.fds[fd].file
+	ref.refs++
+	ft.fds[nfd] = &descriptor{file: ref, flags: flags}
+	return nfd, nil
+}
+
+// DupTo makes newFD refer to the same file as fd, closing what newFD held
+// (dup2(2), dup3(2)). limit is RLIMIT_NOFILE: EBADF for a newFD at or
+// above it.
+func (ft *FDTable) DupTo(fd, newFD int32, flags FDFlags, limit uint64) error {
+	ft.mu.Lock()
+	if fd < 0 || int(fd) >= len(ft.fds) || ft.fds[fd] == nil || newFD < 0 || uint64(newFD) >= limit {
+		ft.mu.Unlock()
+		return unix.EBADF
+	}
+	for int(newFD) >= len(ft.fds) {
+		ft.fds = append(ft.fds, nil)
+	}
+	ref := ft.fds[fd].file
+	ref.refs++
+	old := ft.fds[newFD]
+	ft.fds[newFD] = &descriptor{file: ref, flags: flags}
+	ft.mu.Unlock()
+	if old != nil {
+		ft.release(old)
+	}
+	return nil
+}
+
+// SetFlags replaces fd's descriptor flags.
+func (ft *FDTable) SetFlags(fd int32, flags FDFlags) error {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if fd < 0 || int(fd) >= len(ft.fds) || ft.fds[fd] == nil {
+		return unix.EBADF
+	}
+	ft.fds[fd].flags = flags
+	return nil
+}
+
 // NewFDAt installs f at fd, closing what was there.
 //
 // Preconditions: fd >= 0.

@@ -38,6 +38,10 @@ func Mmap(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	if private == shared {
 		return 0, unix.EINVAL
 	}
+	// The offset must be page-aligned even where it is then ignored.
+	if offset%usermem.PageSize != 0 {
+		return 0, unix.EINVAL
+	}
 	opts := mm.MMapOpts{
 		Length:    length,
 		Addr:      addr,
@@ -50,9 +54,6 @@ func Mmap(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		Perms:     usermem.AccessTypeFromProt(int(prot)),
 	}
 	if flags&unix.MAP_ANONYMOUS == 0 {
-		if offset%usermem.PageSize != 0 {
-			return 0, unix.EINVAL
-		}
 		f, _, err := t.FDTable().Get(fd)
 		if err != nil {
 			return 0, err
