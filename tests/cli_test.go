@@ -1,8 +1,12 @@
 package tests
 
 import (
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -86,6 +90,68 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("minisentry run -- %s: %s; want a failing exit status, no stdout and one line of stderr matching %q\n%s",
 					c.bin, how, c.message, showOutcome(o))
 			}
+		})
+	}
+}
+
+// TestStdoutToFile: the program's standard output is minisentry's own host
+// descriptor, file offset and O_APPEND included, so that
+// `{ echo before; minisentry run -- prog; } > f` leaves what a native run
+// leaves in f.
+func TestStdoutToFile(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []struct {
+		name string
+		flag int
+	}{
+		{"offset", os.O_WRONLY},
+		{"append", os.O_WRONLY | os.O_APPEND},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			forEach(t, "hello", func(t *testing.T, bin string) {
+				noteInputs()
+				// runInto runs argv with stdout on a file that already
+				// holds a line, the descriptor's offset after it, and
+				// returns the file's contents and how the run ended.
+				runInto := func(argv []string) (string, string) {
+					path := filepath.Join(t.TempDir(), "out")
+					if err := os.WriteFile(path, []byte("before\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					f, err := os.OpenFile(path, mode.flag, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					if _, err := f.Seek(0, io.SeekEnd); err != nil {
+						t.Fatal(err)
+					}
+					cmd := exec.Command(argv[0], argv[1:]...)
+					cmd.Env = testEnv
+					cmd.Stdout = f
+					var stderr strings.Builder
+					cmd.Stderr = &stderr
+					how := "exit status 0"
+					if err := cmd.Run(); err != nil {
+						how = err.Error()
+					}
+					got, err := os.ReadFile(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return string(got), how + ", stderr " + strconv.Quote(stderr.String())
+				}
+				native, nativeHow := runInto([]string{bin})
+				if native != "before\nhello, world\n" {
+					t.Fatalf("natively (%s) the file holds %q", nativeHow, native)
+				}
+				requireSentry(t)
+				got, how := runInto(sentryArgv(bin, invocation{}))
+				if got != native {
+					t.Errorf("under minisentry (%s) the file holds %q, natively %q", how, got, native)
+				}
+			}, "glibc", "musl")
 		})
 	}
 }
