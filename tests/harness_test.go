@@ -72,6 +72,7 @@ var programs = map[string][]string{
 	"mmap":    staticLibcs,
 	"die":     staticLibcs,
 	"sysinfo": staticLibcs,
+	"enosys":  staticLibcs,
 }
 
 var (

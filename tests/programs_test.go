@@ -113,3 +113,10 @@ func TestSysinfo(t *testing.T) {
 		compare(t, bin, invocation{}, 0)
 	})
 }
+
+func TestUnknownSyscall(t *testing.T) {
+	t.Parallel()
+	forEach(t, "enosys", func(t *testing.T, bin string) {
+		compare(t, bin, invocation{}, 0)
+	})
+}
