@@ -285,7 +285,7 @@ func checkLoad(i int, ph *elf.Prog64, size int64) (Segment, error) {
 		return seg, notExec("PT_LOAD %d: p_filesz %#x > p_memsz %#x", i, ph.Filesz, ph.Memsz)
 	case ph.Vaddr >= taskSize || ph.Memsz > taskSize-ph.Vaddr:
 		return seg, notExec("PT_LOAD %d: [%#x, +%#x) is beyond the user address range", i, ph.Vaddr, ph.Memsz)
-	case ph.Off > uint64(size) || ph.Filesz > uint64(size)-ph.Off:
+	case ph.Filesz > 0 && (ph.Off > uint64(size) || ph.Filesz > uint64(size)-ph.Off):
 		return seg, notExec("PT_LOAD %d: file bytes [%#x, +%#x) run past the end of the %d-byte file", i, ph.Off, ph.Filesz, size)
 	case ph.Vaddr%usermem.PageSize != ph.Off%usermem.PageSize:
 		// The segment is mapped a page at a time, so its address and

@@ -139,10 +139,11 @@ func mapSegment(ctx context.Context, m *mm.MemoryManager, f File, s Segment, bia
 	hasBSS := s.Memsz > s.Filesz
 	writeAnyway := usermem.IOOpts{IgnorePermissions: true}
 
-	// The part of s in a page that an earlier segment mapped.
+	// The part of s in a page that an earlier segment mapped: its file
+	// bytes are copied in, and the rest of the page zeroed if s has a
+	// bss, as for a page of its own below.
 	if start < mapped {
-		shared := usermem.AddrRange{Start: start, End: min(memEnd, mapped)}
-		if n := min(fileEnd, shared.End) - start; n > 0 {
+		if n := min(fileEnd, mapped) - start; n > 0 {
 			buf := make([]byte, n)
 			if err := readFull(f, buf, int64(s.Offset)); err != nil {
 				return 0, err
@@ -151,8 +152,8 @@ func mapSegment(ctx context.Context, m *mm.MemoryManager, f File, s Segment, bia
 				return 0, err
 			}
 		}
-		if zeroFrom := max(fileEnd, start); zeroFrom < shared.End {
-			if _, err := m.ZeroOut(ctx, zeroFrom, int64(shared.End-zeroFrom), writeAnyway); err != nil {
+		if hasBSS && fileEnd < mapped {
+			if _, err := m.ZeroOut(ctx, fileEnd, int64(mapped-fileEnd), writeAnyway); err != nil {
 				return 0, err
 			}
 		}
