@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -24,14 +25,31 @@ type descriptor struct {
 // file description: the file is closed with the last of them.
 type fileRef struct {
 	fs.File
-	// refs is protected by the FDTable.mu of every table holding it;
-	// tables are not shared across processes until fork lands, so one
-	// lock suffices for now.
-	refs int
+	// refs is the number of descriptors; atomic, because tables copied
+	// by fork share fileRefs.
+	refs atomic.Int64
 }
 
-// FDTable maps descriptor numbers to files.
+func newFileRef(f fs.File) *fileRef {
+	r := &fileRef{File: f}
+	r.refs.Store(1)
+	return r
+}
+
+// decRef drops a descriptor's reference and closes the file with the last.
+func (r *fileRef) decRef() {
+	if r.refs.Add(-1) == 0 {
+		r.Close()
+	}
+}
+
+// FDTable maps descriptor numbers to files. Threads created with
+// CLONE_FILES share one table; fork copies it.
 type FDTable struct {
+	// users counts the tasks sharing the table; the last one closes
+	// every descriptor. Atomic.
+	users atomic.Int64
+
 	// mu protects fds.
 	mu sync.Mutex
 
@@ -40,20 +58,124 @@ type FDTable struct {
 	fds []*descriptor
 }
 
-// NewFDTable returns an empty table.
+// NewFDTable returns an empty table with one user.
 func NewFDTable() *FDTable {
-	return &FDTable{}
+	ft := &FDTable{}
+	ft.users.Store(1)
+	return ft
+}
+
+// IncRef adds a user, for a thread cloned with CLONE_FILES.
+func (ft *FDTable) IncRef() {
+	ft.users.Add(1)
+}
+
+// DecRef drops a user; the last one closes every descriptor.
+func (ft *FDTable) DecRef() {
+	if ft.users.Add(-1) > 0 {
+		return
+	}
+	ft.mu.Lock()
+	fds := ft.fds
+	ft.fds = nil
+	ft.mu.Unlock()
+	for _, d := range fds {
+		if d != nil {
+			d.file.decRef()
+		}
+	}
+}
+
+// Fork returns a copy of the table for a new process: the same files
+// under the same numbers, with the same flags.
+func (ft *FDTable) Fork() *FDTable {
+	nt := NewFDTable()
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	nt.fds = make([]*descriptor, len(ft.fds))
+	for i, d := range ft.fds {
+		if d != nil {
+			d.file.refs.Add(1)
+			nt.fds[i] = &descriptor{file: d.file, flags: d.flags}
+		}
+	}
+	return nt
+}
+
+// getLocked returns the descriptor fd, or nil.
+//
+// Preconditions: ft.mu is locked.
+func (ft *FDTable) getLocked(fd int32) *descriptor {
+	if fd < 0 || int(fd) >= len(ft.fds) {
+		return nil
+	}
+	return ft.fds[fd]
 }
 
 // Get returns the file at fd, or EBADF.
 func (ft *FDTable) Get(fd int32) (fs.File, FDFlags, error) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	if fd < 0 || int(fd) >= len(ft.fds) || ft.fds[fd] == nil {
+	d := ft.getLocked(fd)
+	if d == nil {
 		return nil, FDFlags{}, unix.EBADF
 	}
-	d := ft.fds[fd]
 	return d.file.File, d.flags, nil
+}
+
+// setLocked installs d at fd and returns what was there.
+//
+// Preconditions: ft.mu is locked; fd >= 0.
+func (ft *FDTable) setLocked(fd int32, d *descriptor) *descriptor {
+	for int(fd) >= len(ft.fds) {
+		ft.fds = append(ft.fds, nil)
+	}
+	old := ft.fds[fd]
+	ft.fds[fd] = d
+	return old
+}
+
+// lowestFreeLocked returns the lowest free descriptor at or above minFD
+// and below limit: EINVAL for a minFD out of range, EMFILE if none is free.
+//
+// Preconditions: ft.mu is locked.
+func (ft *FDTable) lowestFreeLocked(minFD int32, limit uint64) (int32, error) {
+	if minFD < 0 || uint64(minFD) >= limit {
+		return 0, unix.EINVAL
+	}
+	fd := minFD
+	for int(fd) < len(ft.fds) && ft.fds[fd] != nil {
+		fd++
+	}
+	if uint64(fd) >= limit {
+		return 0, unix.EMFILE
+	}
+	return fd, nil
+}
+
+// NewFD installs f at the lowest free descriptor at or above minFD, below
+// limit (RLIMIT_NOFILE).
+func (ft *FDTable) NewFD(minFD int32, f fs.File, flags FDFlags, limit uint64) (int32, error) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	fd, err := ft.lowestFreeLocked(minFD, limit)
+	if err != nil {
+		return 0, err
+	}
+	ft.setLocked(fd, &descriptor{file: newFileRef(f), flags: flags})
+	return fd, nil
+}
+
+// NewFDAt installs f at fd, closing what was there.
+//
+// Preconditions: fd >= 0.
+func (ft *FDTable) NewFDAt(fd int32, f fs.File, flags FDFlags) {
+	ft.mu.Lock()
+	old := ft.setLocked(fd, &descriptor{file: newFileRef(f), flags: flags})
+	ft.mu.Unlock()
+	if old != nil {
+		old.file.decRef()
+	}
 }
 
 // Dup makes a new descriptor, the lowest free one at or above minFD, that
@@ -62,25 +184,16 @@ func (ft *FDTable) Get(fd int32) (fs.File, FDFlags, error) {
 func (ft *FDTable) Dup(fd, minFD int32, flags FDFlags, limit uint64) (int32, error) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	if fd < 0 || int(fd) >= len(ft.fds) || ft.fds[fd] == nil {
+	d := ft.getLocked(fd)
+	if d == nil {
 		return 0, unix.EBADF
 	}
-	if minFD < 0 || uint64(minFD) >= limit {
-		return 0, unix.EINVAL
+	nfd, err := ft.lowestFreeLocked(minFD, limit)
+	if err != nil {
+		return 0, err
 	}
-	nfd := minFD
-	for int(nfd) < len(ft.fds) && ft.fds[nfd] != nil {
-		nfd++
-	}
-	if uint64(nfd) >= limit {
-		return 0, unix.EMFILE
-	}
-	for int(nfd) >= len(ft.fds) {
-		ft.fds = append(ft.fds, nil)
-	}
-	ref := ft.fds[fd].file
-	ref.refs++
-	ft.fds[nfd] = &descriptor{file: ref, flags: flags}
+	d.file.refs.Add(1)
+	ft.setLocked(nfd, &descriptor{file: d.file, flags: flags})
 	return nfd, nil
 }
 
@@ -89,20 +202,16 @@ func (ft *FDTable) Dup(fd, minFD int32, flags FDFlags, limit uint64) (int32, err
 // above it.
 func (ft *FDTable) DupTo(fd, newFD int32, flags FDFlags, limit uint64) error {
 	ft.mu.Lock()
-	if fd < 0 || int(fd) >= len(ft.fds) || ft.fds[fd] == nil || newFD < 0 || uint64(newFD) >= limit {
+	d := ft.getLocked(fd)
+	if d == nil || newFD < 0 || uint64(newFD) >= limit {
 		ft.mu.Unlock()
 		return unix.EBADF
 	}
-	for int(newFD) >= len(ft.fds) {
-		ft.fds = append(ft.fds, nil)
-	}
-	ref := ft.fds[fd].file
-	ref.refs++
-	old := ft.fds[newFD]
-	ft.fds[newFD] = &descriptor{file: ref, flags: flags}
+	d.file.refs.Add(1)
+	old := ft.setLocked(newFD, &descriptor{file: d.file, flags: flags})
 	ft.mu.Unlock()
 	if old != nil {
-		ft.release(old)
+		old.file.decRef()
 	}
 	return nil
 }
@@ -111,64 +220,63 @@ func (ft *FDTable) DupTo(fd, newFD int32, flags FDFlags, limit uint64) error {
 func (ft *FDTable) SetFlags(fd int32, flags FDFlags) error {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	if fd < 0 || int(fd) >= len(ft.fds) || ft.fds[fd] == nil {
+	d := ft.getLocked(fd)
+	if d == nil {
 		return unix.EBADF
 	}
-	ft.fds[fd].flags = flags
+	d.flags = flags
 	return nil
-}
-
-// NewFDAt installs f at fd, closing what was there.
-//
-// Preconditions: fd >= 0.
-func (ft *FDTable) NewFDAt(fd int32, f fs.File, flags FDFlags) {
-	ft.mu.Lock()
-	for int(fd) >= len(ft.fds) {
-		ft.fds = append(ft.fds, nil)
-	}
-	old := ft.fds[fd]
-	ft.fds[fd] = &descriptor{file: &fileRef{File: f, refs: 1}, flags: flags}
-	ft.mu.Unlock()
-	if old != nil {
-		ft.release(old)
-	}
 }
 
 // Remove closes fd.
 func (ft *FDTable) Remove(fd int32) error {
 	ft.mu.Lock()
-	if fd < 0 || int(fd) >= len(ft.fds) || ft.fds[fd] == nil {
+	d := ft.getLocked(fd)
+	if d == nil {
 		ft.mu.Unlock()
 		return unix.EBADF
 	}
-	d := ft.fds[fd]
 	ft.fds[fd] = nil
 	ft.mu.Unlock()
-	ft.release(d)
+	d.file.decRef()
 	return nil
 }
 
-// release drops d's reference to its file and closes the file with the
-// last one.
-func (ft *FDTable) release(d *descriptor) {
+// RemoveRange closes the descriptors in [first, last], as close_range(2);
+// with cloexec it only marks them close-on-exec.
+func (ft *FDTable) RemoveRange(first, last uint32, cloexec bool) {
 	ft.mu.Lock()
-	d.file.refs--
-	last := d.file.refs == 0
+	var closed []*descriptor
+	for fd := int64(first); fd <= int64(last) && fd < int64(len(ft.fds)); fd++ {
+		d := ft.fds[fd]
+		if d == nil {
+			continue
+		}
+		if cloexec {
+			d.flags.CloseOnExec = true
+			continue
+		}
+		ft.fds[fd] = nil
+		closed = append(closed, d)
+	}
 	ft.mu.Unlock()
-	if last {
-		d.file.Close()
+	for _, d := range closed {
+		d.file.decRef()
 	}
 }
 
-// DecRef closes every descriptor of a table that is no longer used.
-func (ft *FDTable) DecRef() {
+// RemoveCloseOnExec closes every close-on-exec descriptor, as execve does.
+func (ft *FDTable) RemoveCloseOnExec() {
 	ft.mu.Lock()
-	fds := ft.fds
-	ft.fds = nil
-	ft.mu.Unlock()
-	for _, d := range fds {
-		if d != nil {
-			ft.release(d)
+	var closed []*descriptor
+	for fd, d := range ft.fds {
+		if d != nil && d.flags.CloseOnExec {
+			ft.fds[fd] = nil
+			closed = append(closed, d)
 		}
+	}
+	ft.mu.Unlock()
+	for _, d := range closed {
+		d.file.decRef()
 	}
 }

@@ -19,7 +19,6 @@
 package kernel
 
 import (
-	"context"
 	"fmt"
 	"sync"
 
@@ -55,7 +54,8 @@ type Kernel struct {
 	// Config is immutable after NewKernel.
 	Config
 
-	// mu protects the fields below.
+	// mu is the process tree lock: it protects the fields below and the
+	// tree fields of every ThreadGroup (parents, children, tasks, zombies).
 	mu sync.Mutex
 
 	// tasks holds every live task by id.
@@ -63,6 +63,10 @@ type Kernel struct {
 
 	// nextTID is the id the next task gets.
 	nextTID ThreadID
+
+	// init is the first process, pid 1: orphans are reparented to it, and
+	// the sandbox ends when it does.
+	init *ThreadGroup
 
 	// unknownSyscalls records syscall numbers already reported as not
 	// implemented, so that each is logged once.
@@ -85,6 +89,8 @@ type ExitStatus struct {
 	Code int
 	// Signo is the signal that killed the group, or 0.
 	Signo int
+	// Core is set if the signal's default action dumps core.
+	Core bool
 }
 
 // ShellStatus returns the status a shell would report: the exit code, or
@@ -94,6 +100,18 @@ func (es ExitStatus) ShellStatus() int {
 		return 128 + es.Signo
 	}
 	return es.Code & 0xff
+}
+
+// WaitStatus returns the status as wait4(2) encodes it.
+func (es ExitStatus) WaitStatus() uint32 {
+	if es.Signo != 0 {
+		ws := uint32(es.Signo) & 0x7f
+		if es.Core {
+			ws |= 0x80
+		}
+		return ws
+	}
+	return uint32(es.Code&0xff) << 8
 }
 
 // NewKernel returns a kernel with no tasks.
@@ -117,55 +135,53 @@ func (k *Kernel) Wait() (ExitStatus, error) {
 	return k.exitStatus, k.err
 }
 
-// Kill ends every task of the sandbox. It is how a sentry failure ends the
-// sandbox cleanly.
+// Kill ends every task of the sandbox. It is how a sentry failure, or the
+// end of the first process, ends the sandbox.
 func (k *Kernel) Kill(err error) {
 	k.mu.Lock()
 	if k.err == nil {
 		k.err = err
 	}
-	tasks := make([]*Task, 0, len(k.tasks))
+	groups := make(map[*ThreadGroup]struct{})
 	for _, t := range k.tasks {
-		tasks = append(tasks, t)
+		groups[t.tg] = struct{}{}
 	}
 	k.mu.Unlock()
-	for _, t := range tasks {
-		t.tg.requestExit(ExitStatus{Signo: sigkill})
-		t.interrupt()
+	for tg := range groups {
+		tg.requestExit(ExitStatus{Signo: sigkill})
 	}
 }
 
-// addTask registers t under a new id.
-func (k *Kernel) addTask(t *Task) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+// addTaskLocked registers t under a new id.
+//
+// Preconditions: k.mu is locked.
+func (k *Kernel) addTaskLocked(t *Task) {
 	t.tid = k.nextTID
 	k.nextTID++
 	k.tasks[t.tid] = t
+	t.tg.tasks[t] = struct{}{}
+	if k.init == nil {
+		k.init = t.tg
+	}
 }
 
-// removeTask forgets t; the sandbox ends with the last task.
-func (k *Kernel) removeTask(t *Task) {
+// TaskCount returns the number of live tasks.
+func (k *Kernel) TaskCount() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	delete(k.tasks, t.tid)
-	if t.tid == 1 {
-		k.exitStatus = t.tg.exitStatus()
-	}
-	if len(k.tasks) == 0 {
-		close(k.done)
-	}
+	return len(k.tasks)
 }
 
 // reportUnknownSyscall logs the first use of a syscall number that is not
-// in the table.
+// in the table. The line goes to the log at Info level, shown with --debug
+// or --strace: the program's own standard error must stay its own.
 func (k *Kernel) reportUnknownSyscall(t *Task, sysno uintptr) {
 	k.mu.Lock()
 	seen := k.unknownSyscalls[sysno]
 	k.unknownSyscalls[sysno] = true
 	k.mu.Unlock()
 	if !seen {
-		t.log().WithField("sysno", sysno).Warnf("unsupported system call %s: returning ENOSYS", k.Syscalls.Name(sysno))
+		t.log().WithField("sysno", sysno).Infof("unsupported system call %s: returning ENOSYS", k.Syscalls.Name(sysno))
 	}
 }
 
@@ -173,6 +189,3 @@ func (k *Kernel) reportUnknownSyscall(t *Task, sysno uintptr) {
 func (k *Kernel) sentryError(t *Task, err error) {
 	k.Kill(fmt.Errorf("task %d: %w", t.tid, err))
 }
-
-// background is the Go context every task starts from.
-var background = context.Background()

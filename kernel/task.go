@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 
@@ -16,28 +15,33 @@ import (
 
 // Task is one application thread.
 //
-// A Task is also a context.Context, the one the memory manager and files
-// receive for work done on its behalf.
+// A Task is also a context.Context (task_block.go), the one the memory
+// manager and files receive for work done on its behalf: its Done channel
+// closes when the task must stop blocking.
 type Task struct {
-	context.Context
-
 	// k is the kernel. Immutable.
 	k *Kernel
 
-	// tid is the task's id. Immutable once the task is registered.
+	// tid is the task's id. Protected by Kernel.mu; it changes only when a
+	// non-leader thread execs and takes its leader's id.
 	tid ThreadID
 
 	// tg is the task's thread group. Immutable.
 	tg *ThreadGroup
 
+	// intr is the task's interruption channel; it has its own lock.
+	intr interruptState
+
+	// pctx holds the task's registers and runs them. The platform
+	// context itself is safe to Interrupt from any goroutine; everything
+	// else about it belongs to the task goroutine.
+	pctx platform.Context
+
 	// The fields below are owned by the task goroutine: only it reads or
-	// writes them, so they need no lock.
+	// writes them once the task runs, so they need no lock.
 
 	// mm is the task's address space.
 	mm *mm.MemoryManager
-
-	// pctx holds the task's registers and runs them.
-	pctx platform.Context
 
 	// fdTable is the task's file descriptor table.
 	fdTable *FDTable
@@ -49,6 +53,9 @@ type Task struct {
 	// comm is the task's name: the executable's base name, at most 15
 	// bytes, as Linux keeps it.
 	comm string
+
+	// creds are the task's user and group ids.
+	creds loader.Credentials
 
 	// signalMask is the set of blocked signals, bit N-1 for signal N.
 	signalMask uint64
@@ -64,14 +71,13 @@ type Task struct {
 	robustList    usermem.Addr
 	robustListLen uint64
 
-	// creds are the task's user and group ids.
-	creds loader.Credentials
-
 	// noNewPrivs is prctl(PR_SET_NO_NEW_PRIVS)'s flag.
 	noNewPrivs bool
 
 	// exitRequested is set by exit(2): this task ends, the group may not.
+	// exitCode is its status.
 	exitRequested bool
+	exitCode      int
 
 	// logger carries the task's fields for every log line.
 	logger *logrus.Entry
@@ -94,56 +100,93 @@ type ProcessArgs struct {
 	Creds loader.Credentials
 }
 
-// StartProcess loads the first program and starts its task.
+// StartProcess loads the first program and starts its task, pid 1.
 func (k *Kernel) StartProcess(args ProcessArgs) error {
-	path, err := filepath.Abs(args.Filename)
-	if err != nil {
-		return err
-	}
-	file, err := fs.OpenHostFile(path)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", args.Filename, err)
-	}
-	defer file.Close()
-
-	t := &Task{Context: background, k: k, executable: path, comm: commName(path), creds: args.Creds}
-	t.tg = newThreadGroup(t)
-	t.mm = mm.NewMemoryManager(k.Platform)
-	t.mm.SetLimits(t.tg.memoryLimits())
-	res, err := loader.Load(t, t.mm, loader.LoadArgs{
-		File:     file,
-		Filename: args.Filename,
-		Argv:     args.Argv,
-		Envv:     args.Envv,
-		Creds:    args.Creds,
-	})
-	if err != nil {
-		t.mm.DecUsers(t)
-		return fmt.Errorf("loading %s: %w", args.Filename, err)
-	}
-
-	t.fdTable = NewFDTable()
+	fdTable := NewFDTable()
 	names := [3]string{"/dev/stdin", "/dev/stdout", "/dev/stderr"}
 	for i, hostFD := range args.Stdio {
 		f, err := fs.DupHostFile(hostFD, names[i])
 		if err != nil {
-			t.fdTable.DecRef()
-			t.mm.DecUsers(t)
+			fdTable.DecRef()
 			return err
 		}
-		t.fdTable.NewFDAt(int32(i), f, FDFlags{})
+		fdTable.NewFDAt(int32(i), f, FDFlags{})
 	}
+	tg := newThreadGroup(k, nil)
+	t := &Task{k: k, tg: tg, creds: args.Creds, fdTable: fdTable, pctx: k.Platform.NewContext()}
+	image, err := t.loadImage(args.Filename, args.Argv, args.Envv)
+	if err != nil {
+		fdTable.DecRef()
+		t.pctx.Release()
+		return fmt.Errorf("loading %s: %w", args.Filename, err)
+	}
+	t.installImage(image)
 
-	t.pctx = k.Platform.NewContext()
-	regs := t.pctx.Regs()
-	regs.Rip = uint64(res.Entry)
-	regs.Rsp = uint64(res.StackPointer)
-	regs.Eflags = eflagsIF
-
-	k.addTask(t)
-	t.logger = k.Log.WithField("task", t.tid)
-	go t.run()
+	k.mu.Lock()
+	k.addTaskLocked(t)
+	tg.leader = t
+	tg.pgid, tg.sid = t.tid, t.tid
+	k.mu.Unlock()
+	t.start()
 	return nil
+}
+
+// image is a program loaded into a fresh address space, ready to replace
+// a task's.
+type image struct {
+	mm         *mm.MemoryManager
+	executable string
+	entry      usermem.Addr
+	stack      usermem.Addr
+}
+
+// loadImage loads the executable at path (a host path, relative to the
+// sentry's working directory) into a new address space.
+func (t *Task) loadImage(path string, argv, envv []string) (*image, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	file, err := fs.OpenHostFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	// The address space holds its own references to the file for the
+	// segments it maps.
+	defer file.DecRef()
+	m := mm.NewMemoryManager(t.k.Platform)
+	m.SetLimits(t.tg.memoryLimits())
+	res, err := loader.Load(t, m, loader.LoadArgs{
+		File:     file,
+		Filename: path,
+		Argv:     argv,
+		Envv:     envv,
+		Creds:    t.creds,
+	})
+	if err != nil {
+		m.DecUsers(t)
+		return nil, err
+	}
+	return &image{mm: m, executable: abs, entry: res.Entry, stack: res.StackPointer}, nil
+}
+
+// installImage makes the task run img from its first instruction, with
+// the registers a new program starts with.
+//
+// Preconditions: the task has no address space, or is the only user of the
+// one it drops.
+func (t *Task) installImage(img *image) {
+	if t.mm != nil {
+		t.mm.DecUsers(t)
+	}
+	t.mm = img.mm
+	t.executable = img.executable
+	t.comm = commName(img.executable)
+	regs := t.pctx.Regs()
+	*regs = platform.Registers{}
+	regs.Rip = uint64(img.entry)
+	regs.Rsp = uint64(img.stack)
+	regs.Eflags = eflagsIF
 }
 
 // eflagsIF is the interrupt-enable flag, the only flag set when a program
@@ -159,8 +202,16 @@ func commName(path string) string {
 	return name
 }
 
+// start runs the task on a goroutine of its own.
+func (t *Task) start() {
+	t.logger = t.k.Log.WithField("task", t.ThreadID())
+	go t.run()
+}
+
 // ThreadID returns the task's id.
 func (t *Task) ThreadID() ThreadID {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
 	return t.tid
 }
 
@@ -203,11 +254,6 @@ func (t *Task) log() *logrus.Entry {
 		return t.k.Log.WithField("task", t.tid)
 	}
 	return t.logger
-}
-
-// interrupt makes the task's goroutine notice a change as soon as it can.
-func (t *Task) interrupt() {
-	t.pctx.Interrupt()
 }
 
 // SetClearChildTID records set_tid_address(2)'s address.

@@ -18,7 +18,8 @@ func (t *Task) run() {
 	// the host kills the stub (PTRACE_O_EXITKILL).
 	runtime.LockOSThread()
 	defer t.exit()
-	for !t.exitRequested && !t.tg.isExiting() {
+	for !t.exitRequested && !t.tg.mustLeave(t) {
+		t.clearInterrupt()
 		as, err := t.mm.AddressSpace()
 		if err != nil {
 			t.k.sentryError(t, err)
@@ -78,26 +79,4 @@ func (t *Task) forceSignal(sig int, why string, ev *platform.Event) {
 	}
 	t.log().WithFields(map[string]any{"signal": sig, "ip": ev.IP, "addr": ev.Addr}).Debugf("killed by %s", why)
 	t.tg.requestExit(ExitStatus{Signo: sig})
-}
-
-// exit ends the task: its stub thread, its share of the address space and
-// file table, and its place in the kernel.
-func (t *Task) exit() {
-	t.pctx.Release()
-	t.mm.DecUsers(t)
-	t.fdTable.DecRef()
-	t.k.removeTask(t)
-}
-
-// PrepareExit makes the task end after the current system call, as exit(2).
-func (t *Task) PrepareExit(code int) {
-	t.exitRequested = true
-	// With one task per group, the task's exit is the group's.
-	t.tg.requestExit(ExitStatus{Code: code})
-}
-
-// PrepareGroupExit makes every task of the group end after the current
-// system call, as exit_group(2).
-func (t *Task) PrepareGroupExit(code int) {
-	t.tg.requestExit(ExitStatus{Code: code})
 }

@@ -9,13 +9,58 @@ import (
 )
 
 // ThreadGroup is a process: the tasks that share a pid, signal actions and
-// resource limits.
+// resource limits, and its place in the process tree.
 type ThreadGroup struct {
-	// leader is the task whose id is the group's pid. Immutable.
+	// k is the kernel. Immutable.
+	k *Kernel
+
+	// The fields below, down to mu, are protected by Kernel.mu (the
+	// process tree lock).
+
+	// leader is the task whose id is the group's pid. It changes only when
+	// another thread execs, taking the leader's place.
 	leader *Task
+
+	// tasks holds the group's live tasks.
+	tasks map[*Task]struct{}
+
+	// parent is the process that waits for this one; nil for the first
+	// process.
+	parent *ThreadGroup
+
+	// children are the processes this one may wait for, zombies included.
+	children map[*ThreadGroup]struct{}
+
+	// exitSignal is the signal the parent gets when this process ends
+	// (SIGCHLD, or what clone(2) named; 0 for none).
+	exitSignal int
+
+	// zombie is set once every task has exited and the process waits to be
+	// reaped.
+	zombie bool
+
+	// pgid and sid are the process group and session.
+	pgid ThreadID
+	sid  ThreadID
+
+	// childEvent is closed, and replaced, whenever a child changes state,
+	// to wake wait4 callers.
+	childEvent chan struct{}
+
+	// threadsChanged is closed, and replaced, whenever a task of the group
+	// exits, to wake an execve waiting for the others to go.
+	threadsChanged chan struct{}
+
+	// vforkDone, if non-nil, is closed when this process, a vfork child,
+	// execs or exits: its parent waits for it.
+	vforkDone chan struct{}
 
 	// mu protects the fields below.
 	mu sync.Mutex
+
+	// execing is the task performing an execve, which the other tasks
+	// must leave to.
+	execing *Task
 
 	// exiting is set once the group has been told to end (exit_group, a
 	// fatal signal); status says how it ends. The first reason wins.
@@ -32,32 +77,85 @@ type ThreadGroup struct {
 	dumpable int32
 }
 
-func newThreadGroup(leader *Task) *ThreadGroup {
-	tg := &ThreadGroup{leader: leader, dumpable: 1}
-	tg.limits = hostLimits()
+// newThreadGroup returns a group with no tasks yet.
+func newThreadGroup(k *Kernel, parent *ThreadGroup) *ThreadGroup {
+	tg := &ThreadGroup{
+		k:              k,
+		tasks:          make(map[*Task]struct{}),
+		children:       make(map[*ThreadGroup]struct{}),
+		parent:         parent,
+		exitSignal:     int(unix.SIGCHLD),
+		childEvent:     make(chan struct{}),
+		threadsChanged: make(chan struct{}),
+		dumpable:       1,
+	}
+	if parent != nil {
+		parent.mu.Lock()
+		tg.actions = parent.actions
+		tg.limits = parent.limits
+		parent.mu.Unlock()
+	} else {
+		tg.limits = hostLimits()
+	}
 	return tg
 }
 
 // ID returns the group's pid.
 func (tg *ThreadGroup) ID() ThreadID {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
 	return tg.leader.tid
 }
 
 // ParentID returns the pid of the group's parent: 0 for the first process,
-// whose parent is outside the sandbox.
+// whose parent is outside the sandbox, and for orphans, whose parent the
+// sandbox's init (pid 1) became.
 func (tg *ThreadGroup) ParentID() ThreadID {
-	return 0
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	if tg.parent == nil {
+		return 0
+	}
+	return tg.parent.leader.tid
+}
+
+// notifyChildEventLocked wakes the group's wait4 callers.
+//
+// Preconditions: Kernel.mu is locked.
+func (tg *ThreadGroup) notifyChildEventLocked() {
+	close(tg.childEvent)
+	tg.childEvent = make(chan struct{})
 }
 
 // requestExit tells every task of the group to end, with status as the
-// group's exit status unless a reason was already given.
-func (tg *ThreadGroup) requestExit(status ExitStatus) {
+// group's exit status unless a reason was already given. It returns
+// whether this call set the reason.
+func (tg *ThreadGroup) requestExit(status ExitStatus) bool {
 	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	if !tg.exiting {
+	first := !tg.exiting
+	if first {
 		tg.exiting = true
 		tg.status = status
 	}
+	tg.mu.Unlock()
+	tg.k.mu.Lock()
+	tasks := make([]*Task, 0, len(tg.tasks))
+	for t := range tg.tasks {
+		tasks = append(tasks, t)
+	}
+	tg.k.mu.Unlock()
+	for _, t := range tasks {
+		t.interrupt()
+	}
+	return first
+}
+
+// mustLeave reports whether t must exit: its group is ending, or another
+// of its tasks is executing a new program.
+func (tg *ThreadGroup) mustLeave(t *Task) bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.exiting || tg.execing != nil && tg.execing != t
 }
 
 // isExiting reports whether the group is ending.
@@ -72,6 +170,16 @@ func (tg *ThreadGroup) exitStatus() ExitStatus {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	return tg.status
+}
+
+// setExitCodeLocked records the exit code of a group whose last task
+// called exit(2), unless an exit_group or a signal set the status already.
+//
+// Preconditions: tg.mu is locked.
+func (tg *ThreadGroup) setExitCodeLocked(code int) {
+	if !tg.exiting {
+		tg.status = ExitStatus{Code: code}
+	}
 }
 
 // memoryLimits returns the limits the memory manager enforces.

@@ -17,7 +17,8 @@ func Table() *kernel.SyscallTable {
 	t := kernel.NewSyscallTable(names)
 	for _, register := range []func(*kernel.SyscallTable){
 		registerRead, registerWrite, registerFile, registerMMap, registerThread,
-		registerIdentity, registerTime, registerLimits, registerMisc, registerSignal, registerPrctl, registerFcntl, registerSendfile,
+		registerIdentity, registerTime, registerLimits, registerMisc, registerSignal, registerPrctl, registerFcntl, registerSendfile, registerProcess,
+		registerPipe,
 	} {
 		register(t)
 	}

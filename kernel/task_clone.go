@@ -1,0 +1,158 @@
+package kernel
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/minisentry/minisentry/usermem"
+)
+
+// CloneOptions are clone(2)'s arguments, decoded.
+type CloneOptions struct {
+	// Flags are the CLONE_* flags, without the exit signal.
+	Flags uint64
+	// ExitSignal is the signal the parent gets when the child process
+	// ends.
+	ExitSignal int
+	// Stack is the child's stack pointer; 0 keeps the parent's.
+	Stack usermem.Addr
+	// ParentTID and ChildTID are where CLONE_PARENT_SETTID,
+	// CLONE_CHILD_SETTID and CLONE_CHILD_CLEARTID put the child's id.
+	ParentTID usermem.Addr
+	ChildTID  usermem.Addr
+	// TLS is the child's fs base with CLONE_SETTLS.
+	TLS usermem.Addr
+}
+
+// supportedCloneFlags are the flags minisentry honours or, where they have
+// no meaning in a sandbox of one user (CLONE_SYSVSEM, CLONE_IO,
+// CLONE_PTRACE, CLONE_UNTRACED, CLONE_DETACHED), accepts and ignores.
+const supportedCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+	unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID |
+	unix.CLONE_CHILD_SETTID | unix.CLONE_CHILD_CLEARTID | unix.CLONE_VFORK | unix.CLONE_PARENT |
+	unix.CLONE_IO | unix.CLONE_PTRACE | unix.CLONE_UNTRACED | unix.CLONE_DETACHED
+
+// Clone creates a task, as clone(2), and returns its id in the caller's
+// namespace.
+func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
+	f := opts.Flags
+	switch {
+	case f&^supportedCloneFlags != 0:
+		// Namespaces, pidfds and the like.
+		return 0, unix.EINVAL
+	case f&unix.CLONE_THREAD != 0 && f&unix.CLONE_SIGHAND == 0,
+		f&unix.CLONE_SIGHAND != 0 && f&unix.CLONE_VM == 0:
+		return 0, unix.EINVAL
+	}
+	if opts.ExitSignal < 0 || opts.ExitSignal > numSignals {
+		return 0, unix.EINVAL
+	}
+
+	// The child's address space: the same one, or a copy-on-write copy.
+	m := t.mm
+	if f&unix.CLONE_VM != 0 {
+		if !m.IncUsers() {
+			return 0, unix.EINVAL
+		}
+	} else {
+		var err error
+		if m, err = t.mm.Fork(t); err != nil {
+			return 0, err
+		}
+	}
+	fdTable := t.fdTable
+	if f&unix.CLONE_FILES != 0 {
+		fdTable.IncRef()
+	} else {
+		fdTable = fdTable.Fork()
+	}
+	fpState, err := t.pctx.FPState()
+	if err != nil {
+		m.DecUsers(t)
+		fdTable.DecRef()
+		return 0, err
+	}
+
+	child := &Task{
+		k:             t.k,
+		mm:            m,
+		fdTable:       fdTable,
+		executable:    t.executable,
+		comm:          t.comm,
+		creds:         t.creds,
+		signalMask:    t.signalMask,
+		noNewPrivs:    t.noNewPrivs,
+		pctx:          t.k.Platform.NewContext(),
+		clearChildTID: 0,
+	}
+	if f&unix.CLONE_CHILD_CLEARTID != 0 {
+		child.clearChildTID = opts.ChildTID
+	}
+	if f&unix.CLONE_VM == 0 {
+		// A new process keeps the alternate stack; a thread starts
+		// without one.
+		child.altStack = t.altStack
+	}
+	regs := child.pctx.Regs()
+	*regs = *t.Regs()
+	regs.Rax = 0
+	if opts.Stack != 0 {
+		regs.Rsp = uint64(opts.Stack)
+	}
+	if f&unix.CLONE_SETTLS != 0 {
+		regs.Fs_base = uint64(opts.TLS)
+	}
+	child.pctx.SetFPState(fpState)
+
+	k := t.k
+	k.mu.Lock()
+	if t.tg.isExiting() {
+		// The caller is being killed; do not let the child escape.
+		k.mu.Unlock()
+		child.pctx.Release()
+		m.DecUsers(t)
+		fdTable.DecRef()
+		return 0, unix.EINTR
+	}
+	var vforkDone chan struct{}
+	if f&unix.CLONE_THREAD != 0 {
+		child.tg = t.tg
+	} else {
+		parent := t.tg
+		if f&unix.CLONE_PARENT != 0 && t.tg.parent != nil {
+			parent = t.tg.parent
+		}
+		child.tg = newThreadGroup(k, parent)
+		child.tg.exitSignal = opts.ExitSignal
+		child.tg.pgid, child.tg.sid = t.tg.pgid, t.tg.sid
+		parent.children[child.tg] = struct{}{}
+		if f&unix.CLONE_VFORK != 0 {
+			vforkDone = make(chan struct{})
+			child.tg.vforkDone = vforkDone
+		}
+	}
+	k.addTaskLocked(child)
+	if child.tg.leader == nil {
+		child.tg.leader = child
+	}
+	tid := child.tid
+	k.mu.Unlock()
+
+	// The ids are written before the child runs, so that both see them.
+	if f&unix.CLONE_PARENT_SETTID != 0 {
+		t.CopyOut(opts.ParentTID, int32(tid))
+	}
+	if f&unix.CLONE_CHILD_SETTID != 0 {
+		child.CopyOut(opts.ChildTID, int32(tid))
+	}
+	child.start()
+
+	if vforkDone != nil {
+		// The parent sleeps until the child execs or exits, as vfork(2)
+		// promises; a signal does not end the wait on Linux either.
+		select {
+		case <-vforkDone:
+		case <-t.k.done:
+		}
+	}
+	return tid, nil
+}
