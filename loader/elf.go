@@ -216,6 +216,7 @@ func (info *ELFInfo) addPhdrs(r io.ReaderAt, size int64, phdrs []elf.Prog64) err
 		hasPHDR   bool
 		found     bool   // whether a PT_LOAD holds the program headers
 		end       uint64 // the end of the segments so far
+		nonEmpty  bool   // whether a PT_LOAD has bytes in memory
 	)
 	for i, ph := range phdrs {
 		switch elf.ProgType(ph.Type) {
@@ -228,6 +229,7 @@ func (info *ELFInfo) addPhdrs(r io.ReaderAt, size int64, phdrs []elf.Prog64) err
 				return notExec("PT_LOAD %d at %#x is out of order or overlaps the one before (which ends at %#x)", i, seg.Vaddr, end)
 			}
 			end = seg.End()
+			nonEmpty = nonEmpty || seg.Memsz > 0
 			info.Segments = append(info.Segments, seg)
 			if a := ph.Align; a > info.Align && a <= maxAlign && a&(a-1) == 0 {
 				info.Align = a
@@ -254,8 +256,9 @@ func (info *ELFInfo) addPhdrs(r io.ReaderAt, size int64, phdrs []elf.Prog64) err
 			info.StackPerms.Execute = elf.ProgFlag(ph.Flags)&elf.PF_X != 0
 		}
 	}
-	if len(info.Segments) == 0 {
-		return notExec("no PT_LOAD segment")
+	if !nonEmpty {
+		// No PT_LOAD, or only empty ones: there is nothing to run.
+		return notExec("no PT_LOAD segment with any bytes in memory")
 	}
 	if !found && hasPHDR {
 		info.Phdr = phdrVaddr

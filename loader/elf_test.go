@@ -266,6 +266,11 @@ func TestParseELFBad(t *testing.T) {
 				f.progs[i].Type = uint32(elf.PT_NOTE)
 			}
 		}},
+		{"only empty PT_LOADs", func(f *file) {
+			for i := range f.progs[:3] {
+				f.progs[i].Filesz, f.progs[i].Memsz = 0, 0
+			}
+		}},
 		{"filesz > memsz", func(f *file) { f.progs[2].Filesz = f.progs[2].Memsz + 1 }},
 		{"offset past EOF", func(f *file) { f.progs[1].Off = 0x10000 }},
 		{"file bytes past EOF", func(f *file) { f.progs[2].Filesz = 0x200 }},
