@@ -30,9 +30,10 @@ type loadedImage struct {
 //
 // Preconditions: m is empty; info came from ParseELF without error.
 func mapImage(ctx context.Context, m *mm.MemoryManager, f File, info *ELFInfo) (loadedImage, error) {
-	// ParseELF checked that every segment ends below taskSize, and that
-	// they ascend: the first starts lowest, and the last one with the
-	// greatest end is the last one with any size.
+	// ParseELF checked that the segments ascend without overlapping and
+	// end below taskSize: the first starts lowest, and nothing here can
+	// wrap. The image ends where the highest segment does, empty ones
+	// included, as Linux computes the start of the heap.
 	var end uint64
 	for _, s := range info.Segments {
 		end = max(end, s.End())
@@ -47,9 +48,8 @@ func mapImage(ctx context.Context, m *mm.MemoryManager, f File, info *ELFInfo) (
 			return loadedImage{}, err
 		}
 	}
-	// Sums wrap only for a bias that moves the image past the top of the
-	// address space, and the checks below catch that as an image out of
-	// range.
+	// This checks an ET_EXEC program's own addresses; an ET_DYN one lies
+	// where its placeholder was, inside the layout.
 	layout := m.Layout()
 	if lo+bias < uint64(layout.MinAddr) || hi+bias > uint64(layout.MaxAddr) || hi+bias < lo+bias {
 		return loadedImage{}, notExec("the image [%#x, %#x) does not fit in the address space [%#x, %#x)", lo+bias, hi+bias, layout.MinAddr, layout.MaxAddr)
