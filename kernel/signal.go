@@ -6,9 +6,9 @@ import (
 	"github.com/minisentry/minisentry/usermem"
 )
 
-// Signals are bookkeeping only until signal delivery lands: actions, masks
-// and the alternate stack are stored and reported back, and a fatal
-// synchronous signal ends the thread group.
+// Signal actions, masks and the alternate stack. Sending and queueing is in
+// signal_send.go, delivery in signal_deliver.go, the frame in
+// signal_frame.go.
 
 // numSignals is the number of signals on x86-64 Linux (1 to 64).
 const numSignals = 64
@@ -32,6 +32,23 @@ type SignalStack struct {
 	_     int32
 	Size  uint64
 }
+
+// sigaction flags, from <asm-generic/signal-defs.h> and
+// <asm/signal.h> (not in golang.org/x/sys/unix).
+const (
+	SANoCldStop = 0x1
+	SANoCldWait = 0x2
+	SASigInfo   = 0x4
+	SARestorer  = 0x04000000
+	SAOnStack   = 0x08000000
+	SARestart   = 0x10000000
+	SANoDefer   = 0x40000000
+	SAResetHand = 0x80000000
+
+	// SigDfl and SigIgn are the special handlers.
+	SigDfl = 0
+	SigIgn = 1
+)
 
 // Flags of SignalStack, from <asm-generic/signal-defs.h> (not in
 // golang.org/x/sys/unix).
@@ -72,13 +89,19 @@ func (tg *ThreadGroup) SetSignalAction(sig int, act SigAction) (SigAction, error
 
 // SignalMask returns the task's blocked signals.
 func (t *Task) SignalMask() uint64 {
-	return t.signalMask
+	return t.signalMask.Load()
+}
+
+// signalMaskAtomic returns the task's blocked signals, from any goroutine.
+func (t *Task) signalMaskAtomic() uint64 {
+	return t.signalMask.Load()
 }
 
 // SetSignalMask replaces the task's blocked signals; SIGKILL and SIGSTOP
-// are never blocked.
+// are never blocked. Signals it unblocks are delivered before the task
+// returns to the application.
 func (t *Task) SetSignalMask(mask uint64) {
-	t.signalMask = mask &^ unblockable
+	t.signalMask.Store(mask &^ unblockable)
 }
 
 // SignalStack returns the alternate signal stack, with SS_ONSTACK set if

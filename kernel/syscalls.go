@@ -82,6 +82,14 @@ type Syscall struct {
 
 	// Ret describes the return value for --strace.
 	Ret RetFormat
+
+	// NoSARestart marks calls that a signal handler interrupts with EINTR
+	// even under SA_RESTART (Linux's ERESTARTNOHAND: pause, sigsuspend,
+	// poll, select, nanosleep...). Without a handler they restart.
+	NoSARestart bool
+
+	// NoRestart marks calls whose EINTR is final: never restarted.
+	NoRestart bool
 }
 
 // SyscallTable maps system call numbers to their descriptions.

@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 
@@ -32,6 +33,23 @@ type Task struct {
 	// intr is the task's interruption channel; it has its own lock.
 	intr interruptState
 
+	// signalMask is the set of blocked signals, bit N-1 for signal N.
+	// Written only by the task goroutine; read atomically by senders.
+	signalMask atomic.Uint64
+
+	// savedSignalMask is the mask rt_sigsuspend replaced, restored when
+	// the handler that ends the wait returns. Owned by the task goroutine.
+	savedSignalMask *uint64
+
+	// pending are the signals sent to this task alone. Protected by
+	// tg.mu.
+	pending pendingSignals
+
+	// interrupted records a system call that a signal (or another
+	// interruption) cut short with EINTR, for the signal delivery that
+	// follows to restart it or let it fail. Owned by the task goroutine.
+	interrupted *interruptedSyscall
+
 	// pctx holds the task's registers and runs them. The platform
 	// context itself is safe to Interrupt from any goroutine; everything
 	// else about it belongs to the task goroutine.
@@ -56,9 +74,6 @@ type Task struct {
 
 	// creds are the task's user and group ids.
 	creds loader.Credentials
-
-	// signalMask is the set of blocked signals, bit N-1 for signal N.
-	signalMask uint64
 
 	// altStack is the alternate signal stack set by sigaltstack(2).
 	altStack SignalStack

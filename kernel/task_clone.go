@@ -79,7 +79,6 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 		executable:    t.executable,
 		comm:          t.comm,
 		creds:         t.creds,
-		signalMask:    t.signalMask,
 		noNewPrivs:    t.noNewPrivs,
 		pctx:          t.k.Platform.NewContext(),
 		clearChildTID: 0,
@@ -92,6 +91,7 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 		// without one.
 		child.altStack = t.altStack
 	}
+	child.signalMask.Store(t.signalMask.Load())
 	regs := child.pctx.Regs()
 	*regs = *t.Regs()
 	regs.Rax = 0

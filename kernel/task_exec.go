@@ -169,7 +169,7 @@ func (tg *ThreadGroup) resetHandlersForExec() {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	for i := range tg.actions {
-		if tg.actions[i].Handler != sigIgn {
+		if tg.actions[i].Handler != SigIgn {
 			tg.actions[i] = SigAction{}
 		}
 	}

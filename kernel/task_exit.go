@@ -112,13 +112,5 @@ func (tg *ThreadGroup) ignoresChildrenLocked() bool {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	act := tg.actions[unix.SIGCHLD-1]
-	return act.Handler == sigIgn || act.Flags&saNoCldWait != 0
+	return act.Handler == SigIgn || act.Flags&SANoCldWait != 0
 }
-
-// Signal action values from <asm-generic/signal-defs.h>, which
-// golang.org/x/sys/unix does not export.
-const (
-	sigDfl      = 0
-	sigIgn      = 1
-	saNoCldWait = 0x2
-)

@@ -20,6 +20,10 @@ func (t *Task) run() {
 	defer t.exit()
 	for !t.exitRequested && !t.tg.mustLeave(t) {
 		t.clearInterrupt()
+		t.deliverSignals()
+		if t.tg.mustLeave(t) {
+			break
+		}
 		as, err := t.mm.AddressSpace()
 		if err != nil {
 			t.k.sentryError(t, err)
@@ -38,7 +42,7 @@ func (t *Task) run() {
 		case platform.EventFault:
 			t.handleFault(&ev)
 		case platform.EventSignal:
-			t.forceSignal(int(ev.Signal.Signo), "synchronous signal", &ev)
+			t.forceSignal(&ev.Signal)
 		case platform.EventInterrupt:
 			// Whoever interrupted changed something the loop condition
 			// looks at.
@@ -55,28 +59,33 @@ func (t *Task) refuseSyscall32(sysno uintptr) {
 }
 
 // handleFault resolves a page fault, or turns it into the signal Linux
-// would raise.
+// would raise: SIGSEGV with SEGV_MAPERR where nothing is mapped,
+// SEGV_ACCERR where the mapping forbids the access, SIGBUS past the end of
+// a mapped file.
 func (t *Task) handleFault(ev *platform.Event) {
 	err := t.mm.HandleUserFault(t, ev.Addr, ev.Access)
 	if err == nil {
 		return
 	}
-	sig := int(unix.SIGSEGV)
-	if errors.Is(err, mm.ErrBusError) {
-		sig = int(unix.SIGBUS)
-	}
 	t.log().WithFields(map[string]any{"addr": ev.Addr, "ip": ev.IP, "access": ev.Access.String()}).
 		Debugf("unresolvable page fault: %v", err)
-	t.forceSignal(sig, "page fault", ev)
+	switch {
+	case errors.Is(err, mm.ErrBusError):
+		t.forceSignal(faultSignal(int(unix.SIGBUS), busADRERR, ev))
+	case errors.Is(err, unix.EPERM):
+		t.forceSignal(faultSignal(int(unix.SIGSEGV), segvACCERR, ev))
+	case errors.Is(err, unix.EFAULT):
+		t.forceSignal(faultSignal(int(unix.SIGSEGV), segvMAPERR, ev))
+	default:
+		// The memory file is full, or the platform failed to map.
+		t.log().Warnf("page fault at %#x: %v", ev.Addr, err)
+		t.forceSignal(faultSignal(int(unix.SIGBUS), busADRERR, ev))
+	}
 }
 
-// forceSignal raises a synchronous signal the application cannot refuse.
-// Until signal delivery lands, every such signal takes its default action
-// for a fault: the thread group dies of it.
-func (t *Task) forceSignal(sig int, why string, ev *platform.Event) {
-	if act := t.tg.SignalAction(sig); act.Handler > 1 {
-		t.log().Warnf("signal %d has a handler, but handlers are not supported yet: the program dies of it", sig)
-	}
-	t.log().WithFields(map[string]any{"signal": sig, "ip": ev.IP, "addr": ev.Addr}).Debugf("killed by %s", why)
-	t.tg.requestExit(ExitStatus{Signo: sig})
-}
+// si_code values of faults, from <asm-generic/siginfo.h>.
+const (
+	segvMAPERR = 1
+	segvACCERR = 2
+	busADRERR  = 2
+)

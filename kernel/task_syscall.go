@@ -43,6 +43,11 @@ func (t *Task) doSyscall(sysno uintptr) {
 		}
 		err = errno
 		regs.Rax = uint64(-int64(errno))
+		if errno == unix.EINTR && sc != nil && !sc.NoRestart {
+			// Interrupted: the signal delivery that follows decides
+			// whether the call restarts or fails (signal_deliver.go).
+			t.interrupted = &interruptedSyscall{sysno: sysno, noSARestart: sc.NoSARestart}
+		}
 	} else {
 		regs.Rax = uint64(ret)
 	}

@@ -75,6 +75,20 @@ type ThreadGroup struct {
 
 	// dumpable is prctl(PR_SET_DUMPABLE)'s value, 1 by default.
 	dumpable int32
+
+	// pending are the signals sent to the process as a whole.
+	pending pendingSignals
+
+	// stopped is set while the process is stopped by a stop signal;
+	// continued is closed when it resumes. stopSignal is the signal that
+	// stopped it.
+	stopped    bool
+	continued  chan struct{}
+	stopSignal int
+
+	// waitReport is a stop or continue that the parent's wait has not
+	// reported yet (wait4's WUNTRACED and WCONTINUED); 0 for none.
+	waitReport uint32
 }
 
 // newThreadGroup returns a group with no tasks yet.

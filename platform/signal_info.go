@@ -77,3 +77,27 @@ func (s *SignalInfo) Arch() uint32 {
 func (s *SignalInfo) IsFault() bool {
 	return (s.Signo == int32(unix.SIGSEGV) || s.Signo == int32(unix.SIGBUS)) && s.Code > 0 && s.Code != SI_KERNEL
 }
+
+// CopyTo writes s as the 128 bytes of a siginfo_t to dst.
+//
+// Preconditions: len(dst) >= 128.
+func (s *SignalInfo) CopyTo(dst []byte) {
+	binary.LittleEndian.PutUint32(dst[0:], uint32(s.Signo))
+	binary.LittleEndian.PutUint32(dst[4:], uint32(s.Errno))
+	binary.LittleEndian.PutUint32(dst[8:], uint32(s.Code))
+	binary.LittleEndian.PutUint32(dst[12:], 0)
+	copy(dst[16:128], s.Fields[:])
+}
+
+// SignalInfoFrom decodes the 128 bytes of a siginfo_t.
+//
+// Preconditions: len(src) >= 128.
+func SignalInfoFrom(src []byte) SignalInfo {
+	s := SignalInfo{
+		Signo: int32(binary.LittleEndian.Uint32(src[0:])),
+		Errno: int32(binary.LittleEndian.Uint32(src[4:])),
+		Code:  int32(binary.LittleEndian.Uint32(src[8:])),
+	}
+	copy(s.Fields[:], src[16:128])
+	return s
+}

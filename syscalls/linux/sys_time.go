@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minisentry/minisentry/kernel"
+	"github.com/minisentry/minisentry/usermem"
 )
 
 func registerTime(t *kernel.SyscallTable) {
@@ -13,8 +14,8 @@ func registerTime(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_CLOCK_GETRES, kernel.Syscall{Fn: ClockGetres, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Hex}})
 	t.Register(unix.SYS_GETTIMEOFDAY, kernel.Syscall{Fn: Gettimeofday, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Hex}})
 	t.Register(unix.SYS_TIME, kernel.Syscall{Fn: Time, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}})
-	t.Register(unix.SYS_NANOSLEEP, kernel.Syscall{Fn: Nanosleep, Support: kernel.Partial, Note: "not interruptible until signals land", Args: []kernel.ArgFormat{kernel.Timespec, kernel.Hex}})
-	t.Register(unix.SYS_CLOCK_NANOSLEEP, kernel.Syscall{Fn: ClockNanosleep, Support: kernel.Partial, Note: "not interruptible until signals land", Args: []kernel.ArgFormat{kernel.Int, kernel.Int, kernel.Timespec, kernel.Hex}})
+	t.Register(unix.SYS_NANOSLEEP, kernel.Syscall{Fn: Nanosleep, Support: kernel.Partial, NoRestart: true, Note: "a signal without a handler ends the sleep early (EINTR) instead of restarting it", Args: []kernel.ArgFormat{kernel.Timespec, kernel.Hex}})
+	t.Register(unix.SYS_CLOCK_NANOSLEEP, kernel.Syscall{Fn: ClockNanosleep, Support: kernel.Partial, NoRestart: true, Note: "as nanosleep", Args: []kernel.ArgFormat{kernel.Int, kernel.Int, kernel.Timespec, kernel.Hex}})
 }
 
 // sandboxStart is when the sentry started: the origin of the CPU-time
@@ -118,8 +119,23 @@ func Nanosleep(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	time.Sleep(time.Duration(ts.Nano()))
-	return 0, nil
+	return 0, sleepFor(t, time.Duration(ts.Nano()), args[1].Pointer())
+}
+
+// sleepFor sleeps for d unless interrupted: then it writes the time left
+// at rem (if not NULL) and returns EINTR.
+func sleepFor(t *kernel.Task, d time.Duration, rem usermem.Addr) error {
+	start := time.Now()
+	if t.Sleep(d) {
+		return nil
+	}
+	if rem != 0 {
+		left := unix.NsecToTimespec(max(d-time.Since(start), 0).Nanoseconds())
+		if _, err := t.CopyOut(rem, &left); err != nil {
+			return err
+		}
+	}
+	return unix.EINTR
 }
 
 // ClockNanosleep implements clock_nanosleep(2).
@@ -140,15 +156,18 @@ func ClockNanosleep(t *kernel.Task, args kernel.SyscallArguments) (uintptr, erro
 		return 0, err
 	}
 	d := time.Duration(ts.Nano())
+	rem := args[3].Pointer()
 	if flags&unix.TIMER_ABSTIME != 0 {
 		cur, err := now(id)
 		if err != nil {
 			return 0, err
 		}
 		d -= time.Duration(cur.Nano())
+		// An absolute sleep has no remaining time to report.
+		rem = 0
 	}
-	if d > 0 {
-		time.Sleep(d)
+	if d <= 0 {
+		return 0, nil
 	}
-	return 0, nil
+	return 0, sleepFor(t, d, rem)
 }

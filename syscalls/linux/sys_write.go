@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minisentry/minisentry/kernel"
+	"github.com/minisentry/minisentry/platform"
 )
 
 func registerWrite(t *kernel.SyscallTable) {
@@ -44,7 +45,7 @@ func writeSingle(t *kernel.Task, args kernel.SyscallArguments, offset int64) (ui
 	if err != nil {
 		return 0, err
 	}
-	return partial(f.Write(t, src, offset))
+	return sigpipe(t)(partial(f.Write(t, src, offset)))
 }
 
 // writeVector writes an iovec array (fd, iov, iovcnt).
@@ -57,5 +58,16 @@ func writeVector(t *kernel.Task, args kernel.SyscallArguments, offset int64) (ui
 	if err != nil {
 		return 0, err
 	}
-	return partial(f.Write(t, src, offset))
+	return sigpipe(t)(partial(f.Write(t, src, offset)))
+}
+
+// sigpipe returns a filter of write results that raises SIGPIPE on the
+// writer when the result is EPIPE, as Linux does for pipes and sockets.
+func sigpipe(t *kernel.Task) func(uintptr, error) (uintptr, error) {
+	return func(n uintptr, err error) (uintptr, error) {
+		if err == unix.EPIPE {
+			t.SendSignal(&kernel.SignalInfo{Signo: int32(unix.SIGPIPE), Code: platform.SI_USER})
+		}
+		return n, err
+	}
 }

@@ -1,0 +1,263 @@
+package kernel
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/minisentry/minisentry/platform"
+)
+
+// SignalInfo is Linux's siginfo_t.
+type SignalInfo = platform.SignalInfo
+
+// pendingSignals is a set of signals waiting for delivery: a task's own, or
+// its process's. A standard signal (1 to 31) is pending at most once;
+// real-time signals (32 to 64) queue.
+type pendingSignals struct {
+	// queues holds the pending instances of signal N at index N-1.
+	queues [numSignals][]SignalInfo
+	// set has bit N-1 set while signal N is pending.
+	set uint64
+}
+
+// enqueue adds info, unless it is a standard signal already pending.
+func (p *pendingSignals) enqueue(info *SignalInfo) {
+	sig := int(info.Signo)
+	if sig < sigRTMin && p.set&sigBit(sig) != 0 {
+		return
+	}
+	p.queues[sig-1] = append(p.queues[sig-1], *info)
+	p.set |= sigBit(sig)
+}
+
+// dequeue removes and returns the lowest-numbered pending signal not in
+// mask.
+func (p *pendingSignals) dequeue(mask uint64) (SignalInfo, bool) {
+	ready := p.set &^ mask
+	if ready == 0 {
+		return SignalInfo{}, false
+	}
+	sig := lowestSignal(ready)
+	q := p.queues[sig-1]
+	info := q[0]
+	p.queues[sig-1] = q[1:]
+	if len(q) == 1 {
+		p.queues[sig-1] = nil
+		p.set &^= sigBit(sig)
+	}
+	return info, true
+}
+
+// discard drops every pending instance of the signals in set.
+func (p *pendingSignals) discard(set uint64) {
+	for sig := 1; sig <= numSignals; sig++ {
+		if set&sigBit(sig) != 0 {
+			p.queues[sig-1] = nil
+		}
+	}
+	p.set &^= set
+}
+
+// sigRTMin is SIGRTMIN as the kernel numbers it.
+const sigRTMin = 32
+
+// sigBit returns signal sig's bit in a mask.
+func sigBit(sig int) uint64 {
+	return 1 << (sig - 1)
+}
+
+// lowestSignal returns the lowest signal in a non-empty set.
+func lowestSignal(set uint64) int {
+	for sig := 1; sig <= numSignals; sig++ {
+		if set&sigBit(sig) != 0 {
+			return sig
+		}
+	}
+	return 0
+}
+
+// Sets of signals by default action (signal(7)).
+var (
+	stopSignals   = sigBit(int(unix.SIGSTOP)) | sigBit(int(unix.SIGTSTP)) | sigBit(int(unix.SIGTTIN)) | sigBit(int(unix.SIGTTOU))
+	ignoreSignals = sigBit(int(unix.SIGCHLD)) | sigBit(int(unix.SIGURG)) | sigBit(int(unix.SIGWINCH)) | sigBit(int(unix.SIGCONT))
+	coreSignals   = sigBit(int(unix.SIGQUIT)) | sigBit(int(unix.SIGILL)) | sigBit(int(unix.SIGTRAP)) | sigBit(int(unix.SIGABRT)) |
+		sigBit(int(unix.SIGBUS)) | sigBit(int(unix.SIGFPE)) | sigBit(int(unix.SIGSEGV)) | sigBit(int(unix.SIGXCPU)) |
+		sigBit(int(unix.SIGXFSZ)) | sigBit(int(unix.SIGSYS))
+)
+
+// ValidSignal reports whether sig is a signal number (1 to 64).
+func ValidSignal(sig int) bool {
+	return sig >= 1 && sig <= numSignals
+}
+
+// ignoredLocked reports whether sig would be discarded on arrival: its
+// action ignores it and the receiving task does not block it.
+//
+// Preconditions: tg.mu is locked.
+func (tg *ThreadGroup) ignoredLocked(sig int, blocked bool) bool {
+	if blocked {
+		return false
+	}
+	switch tg.actions[sig-1].Handler {
+	case SigIgn:
+		return true
+	case SigDfl:
+		return ignoreSignals&sigBit(sig) != 0
+	}
+	return false
+}
+
+// SendSignal sends a signal to the task alone, as tgkill(2) does.
+func (t *Task) SendSignal(info *SignalInfo) {
+	t.tg.send(t, info)
+}
+
+// SendSignal sends a signal to the process: any of its tasks that does not
+// block it may take it, as kill(2) does.
+func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
+	tg.send(nil, info)
+}
+
+// send queues info for target, or for the whole group if target is nil,
+// and wakes a task that can take it.
+func (tg *ThreadGroup) send(target *Task, info *SignalInfo) {
+	sig := int(info.Signo)
+	if sig == int(unix.SIGKILL) {
+		// Nothing blocks, catches or delays SIGKILL.
+		tg.requestExit(ExitStatus{Signo: sig})
+		return
+	}
+	k := tg.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if tg.exiting {
+		return
+	}
+	bit := sigBit(sig)
+	switch {
+	case bit&stopSignals != 0:
+		tg.pending.discard(sigBit(int(unix.SIGCONT)))
+		for t := range tg.tasks {
+			t.pending.discard(sigBit(int(unix.SIGCONT)))
+		}
+	case sig == int(unix.SIGCONT):
+		// SIGCONT resumes a stopped process whatever its action, and
+		// cancels pending stops.
+		tg.pending.discard(stopSignals)
+		for t := range tg.tasks {
+			t.pending.discard(stopSignals)
+		}
+		tg.continueLocked()
+	}
+	receiver := target
+	if receiver == nil {
+		receiver = tg.leader
+	}
+	if tg.ignoredLocked(sig, receiver.signalMaskAtomic()&bit != 0) {
+		return
+	}
+	if target != nil {
+		target.pending.enqueue(info)
+		if target.signalMaskAtomic()&bit == 0 {
+			target.interruptLocked()
+		}
+		return
+	}
+	tg.pending.enqueue(info)
+	// Wake one task that does not block the signal: the leader if it can
+	// take it, as Linux prefers, else any other.
+	if _, live := tg.tasks[tg.leader]; live && tg.leader.signalMaskAtomic()&bit == 0 {
+		tg.leader.interruptLocked()
+		return
+	}
+	for t := range tg.tasks {
+		if t.signalMaskAtomic()&bit == 0 {
+			t.interruptLocked()
+			return
+		}
+	}
+}
+
+// interruptLocked interrupts t; the name records that it is called with
+// signal locks held, which interrupt does not take.
+func (t *Task) interruptLocked() {
+	t.interrupt()
+}
+
+// Kill sends sig, from the caller, as kill(2): pid > 0 is one process, 0
+// the caller's process group, -1 every process but init and the caller,
+// < -1 process group -pid. Signal 0 only checks that a target exists.
+func (t *Task) Kill(pid int32, sig int) error {
+	if sig < 0 || sig > numSignals {
+		return unix.EINVAL
+	}
+	k := t.k
+	k.mu.Lock()
+	var targets []*ThreadGroup
+	seen := make(map[*ThreadGroup]bool)
+	for _, other := range k.tasks {
+		tg := other.tg
+		if seen[tg] || tg.leader == nil {
+			continue
+		}
+		seen[tg] = true
+		pgid := t.tg.pgid
+		switch {
+		case pid > 0 && tg.leader.tid == ThreadID(pid),
+			pid == 0 && tg.pgid == pgid,
+			pid == -1 && tg != k.init && tg != t.tg,
+			pid < -1 && tg.pgid == ThreadID(-pid):
+			targets = append(targets, tg)
+		}
+	}
+	senderPID, uid := t.tg.leader.tid, t.creds.UID
+	k.mu.Unlock()
+	if len(targets) == 0 {
+		return unix.ESRCH
+	}
+	if sig == 0 {
+		return nil
+	}
+	for _, tg := range targets {
+		info := SignalInfo{Signo: int32(sig), Code: platform.SI_USER}
+		info.SetPID(int32(senderPID))
+		info.SetUID(int32(uid))
+		tg.SendSignal(&info)
+	}
+	return nil
+}
+
+// Tgkill sends sig to thread tid of process tgid (-1 for any process), as
+// tgkill(2) and tkill(2).
+func (t *Task) Tgkill(tgid, tid int32, sig int) error {
+	if sig < 0 || sig > numSignals || tid <= 0 {
+		return unix.EINVAL
+	}
+	k := t.k
+	k.mu.Lock()
+	target, ok := k.tasks[ThreadID(tid)]
+	if ok && tgid != -1 && target.tg.leader.tid != ThreadID(tgid) {
+		ok = false
+	}
+	senderPID, uid := t.tg.leader.tid, t.creds.UID
+	k.mu.Unlock()
+	if !ok {
+		return unix.ESRCH
+	}
+	if sig == 0 {
+		return nil
+	}
+	info := SignalInfo{Signo: int32(sig), Code: platform.SI_TKILL}
+	info.SetPID(int32(senderPID))
+	info.SetUID(int32(uid))
+	target.SendSignal(&info)
+	return nil
+}
+
+// PendingSignals returns the signals pending for the task or its process.
+func (t *Task) PendingSignals() uint64 {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	return t.pending.set | t.tg.pending.set
+}
