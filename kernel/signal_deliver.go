@@ -186,6 +186,9 @@ func (tg *ThreadGroup) continueLocked() {
 	tg.waitReport = 0xffff
 	if tg.parent != nil {
 		tg.parent.notifyChildEventLocked()
+		// SIGCHLD goes out once the locks are dropped.
+		parent := tg.parent
+		go parent.sendChildSignal(tg, cldContinued, int32(unix.SIGCONT))
 	}
 }
 

@@ -35,6 +35,7 @@ func (t *Task) exit() {
 
 	k := t.k
 	var kill []*ThreadGroup
+	var parent *ThreadGroup
 	k.mu.Lock()
 	tg := t.tg
 	delete(k.tasks, t.tid)
@@ -46,10 +47,22 @@ func (t *Task) exit() {
 		tg.setExitCodeLocked(t.exitCode)
 		tg.mu.Unlock()
 		kill = tg.exitedLocked()
+		parent = tg.parent
 	}
 	last := len(k.tasks) == 0
 	k.mu.Unlock()
 
+	if parent != nil {
+		status := tg.exitStatus()
+		code, value := int32(cldExited), int32(status.Code)
+		if status.Signo != 0 {
+			code, value = cldKilled, int32(status.Signo)
+			if status.Core {
+				code = cldDumped
+			}
+		}
+		parent.sendChildSignal(tg, code, value)
+	}
 	for _, other := range kill {
 		other.requestExit(ExitStatus{Signo: sigkill})
 	}

@@ -16,6 +16,11 @@ type WaitOptions struct {
 	// NoWait leaves the child a zombie (waitid's WNOWAIT).
 	NoWait bool
 
+	// Stopped and Continued also report children that stopped or
+	// continued since the last report (WUNTRACED, WCONTINUED).
+	Stopped   bool
+	Continued bool
+
 	// Clone and All choose between children that report with SIGCHLD and
 	// the others (__WCLONE, __WALL).
 	Clone bool
@@ -28,6 +33,9 @@ type WaitResult struct {
 	Pid ThreadID
 	// Status is how it ended.
 	Status ExitStatus
+	// Report, if not 0, replaces Status: the wait status of a stop or
+	// continue.
+	Report uint32
 	// UID is its user id, for waitid's siginfo.
 	UID uint32
 }
@@ -47,6 +55,11 @@ func (t *Task) Wait(opts WaitOptions) (WaitResult, error) {
 			}
 			matched = true
 			if !child.zombie {
+				if report := child.takeWaitReport(opts); report != 0 {
+					res := WaitResult{Pid: child.leader.tid, Report: report, UID: child.leader.creds.UID}
+					k.mu.Unlock()
+					return res, nil
+				}
 				continue
 			}
 			res := WaitResult{Pid: child.leader.tid, Status: child.exitStatus(), UID: child.leader.creds.UID}
@@ -70,6 +83,29 @@ func (t *Task) Wait(opts WaitOptions) (WaitResult, error) {
 			return WaitResult{}, unix.EINTR
 		}
 	}
+}
+
+// takeWaitReport returns the stop or continue report opts asks for, if
+// one is waiting, and clears it (unless NoWait).
+func (tg *ThreadGroup) takeWaitReport(opts WaitOptions) uint32 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	r := tg.waitReport
+	if r == 0 || r == 0xffff && !opts.Continued || r != 0xffff && !opts.Stopped {
+		return 0
+	}
+	if !opts.NoWait {
+		tg.waitReport = 0
+	}
+	return r
+}
+
+// WaitStatus returns the result as wait4(2) encodes it.
+func (r WaitResult) WaitStatus() uint32 {
+	if r.Report != 0 {
+		return r.Report
+	}
+	return r.Status.WaitStatus()
 }
 
 // waitMatchesLocked reports whether child is one opts waits for.

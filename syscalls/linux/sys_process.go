@@ -96,16 +96,18 @@ func Wait4(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		return 0, unix.ESRCH
 	}
 	res, err := t.Wait(kernel.WaitOptions{
-		Pid:    pid,
-		NoHang: options&unix.WNOHANG != 0,
-		Clone:  options&wClone != 0,
-		All:    options&wAll != 0,
+		Pid:       pid,
+		NoHang:    options&unix.WNOHANG != 0,
+		Stopped:   options&unix.WUNTRACED != 0,
+		Continued: options&unix.WCONTINUED != 0,
+		Clone:     options&wClone != 0,
+		All:       options&wAll != 0,
 	})
 	if err != nil || res.Pid == 0 {
 		return 0, err
 	}
 	if statusAddr != 0 {
-		if _, err := t.CopyOut(statusAddr, res.Status.WaitStatus()); err != nil {
+		if _, err := t.CopyOut(statusAddr, res.WaitStatus()); err != nil {
 			return 0, err
 		}
 	}
@@ -123,9 +125,11 @@ const (
 	pPid  = 1
 	pPgid = 2
 
-	cldExited = 1
-	cldKilled = 2
-	cldDumped = 3
+	cldExited    = 1
+	cldKilled    = 2
+	cldDumped    = 3
+	cldStopped   = 5
+	cldContinued = 6
 )
 
 // Waitid implements waitid(2) for exited children.
@@ -160,9 +164,11 @@ func Waitid(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	default:
 		return 0, unix.EINVAL
 	}
+	opts.Stopped = options&unix.WSTOPPED != 0
+	opts.Continued = options&unix.WCONTINUED != 0
 	if options&unix.WEXITED == 0 {
-		// Only stopped or continued children are wanted, and those are
-		// never reported yet.
+		// TODO: reporting only stops and continues; until then such a
+		// waitid reports nothing.
 		opts.NoHang = true
 		opts.Pid = -1 << 31
 	}
@@ -175,7 +181,12 @@ func Waitid(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		var info [128]byte
 		if res.Pid != 0 {
 			code, status := int32(cldExited), int32(res.Status.Code)
-			if res.Status.Signo != 0 {
+			switch {
+			case res.Report == 0xffff:
+				code, status = cldContinued, int32(unix.SIGCONT)
+			case res.Report != 0:
+				code, status = cldStopped, int32(res.Report>>8)
+			case res.Status.Signo != 0:
 				code, status = cldKilled, int32(res.Status.Signo)
 				if res.Status.Core {
 					code = cldDumped
