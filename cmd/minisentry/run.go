@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sirupsen/logrus"
 
@@ -126,11 +129,49 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	stop := forwardHostSignals(k, log)
+	defer stop()
 	status, err := k.Wait()
 	if err != nil {
 		return 0, err
 	}
 	return status.ShellStatus(), nil
+}
+
+// forwardHostSignals passes SIGINT, SIGTERM, SIGHUP and SIGQUIT that reach
+// minisentry on to the application, as runsc does. The stubs live in a
+// session of their own, so a Ctrl-C at the terminal reaches only the
+// sentry, which decides. A second SIGINT ends the sandbox, for a program
+// that ignores the first.
+func forwardHostSignals(k *kernel.Kernel, log *logrus.Logger) (stop func()) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	done := make(chan struct{})
+	go func() {
+		interrupts := 0
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-ch:
+				sig := s.(unix.Signal)
+				if sig == unix.SIGINT {
+					interrupts++
+					if interrupts > 1 {
+						log.Warn("second SIGINT: ending the sandbox")
+						k.Kill(nil)
+						continue
+					}
+				}
+				log.WithField("signal", unix.SignalName(sig)).Debug("forwarding a host signal to the application")
+				k.ForwardHostSignal(sig)
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
 }
 
 // environment returns the program's environment: the sentry's own unless
