@@ -64,6 +64,9 @@ type Task struct {
 	// fdTable is the task's file descriptor table.
 	fdTable *FDTable
 
+	// fsContext is the task's working directory and umask.
+	fsContext *FSContext
+
 	// executable is the absolute path of the program the task runs, as
 	// /proc/self/exe shows it.
 	executable string
@@ -113,6 +116,13 @@ type ProcessArgs struct {
 
 	// Creds are the application's user and group ids.
 	Creds loader.Credentials
+
+	// Cwd is the working directory, in the sandbox's view of the file
+	// system; "" means "/".
+	Cwd string
+
+	// Umask is the initial umask.
+	Umask uint32
 }
 
 // StartProcess loads the first program and starts its task, pid 1.
@@ -128,7 +138,11 @@ func (k *Kernel) StartProcess(args ProcessArgs) error {
 		fdTable.NewFDAt(int32(i), f, FDFlags{})
 	}
 	tg := newThreadGroup(k, nil)
-	t := &Task{k: k, tg: tg, creds: args.Creds, fdTable: fdTable, pctx: k.Platform.NewContext()}
+	cwd := args.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	t := &Task{k: k, tg: tg, creds: args.Creds, fdTable: fdTable, fsContext: NewFSContext(cwd, args.Umask), pctx: k.Platform.NewContext()}
 	image, err := t.loadImage(args.Filename, args.Argv, args.Envv)
 	if err != nil {
 		fdTable.DecRef()

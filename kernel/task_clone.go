@@ -65,10 +65,17 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 	} else {
 		fdTable = fdTable.Fork()
 	}
+	fsContext := t.fsContext
+	if f&unix.CLONE_FS != 0 {
+		fsContext.IncRef()
+	} else {
+		fsContext = fsContext.Fork()
+	}
 	fpState, err := t.pctx.FPState()
 	if err != nil {
 		m.DecUsers(t)
 		fdTable.DecRef()
+		fsContext.DecRef()
 		return 0, err
 	}
 
@@ -76,6 +83,7 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 		k:             t.k,
 		mm:            m,
 		fdTable:       fdTable,
+		fsContext:     fsContext,
 		executable:    t.executable,
 		comm:          t.comm,
 		creds:         t.creds,

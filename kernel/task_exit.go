@@ -32,6 +32,7 @@ func (t *Task) exit() {
 	}
 	t.mm.DecUsers(t)
 	t.fdTable.DecRef()
+	t.fsContext.DecRef()
 
 	k := t.k
 	var kill []*ThreadGroup

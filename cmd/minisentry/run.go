@@ -110,6 +110,14 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 		}
 	}
 
+	cwd, err := os.Getwd()
+	if err != nil {
+		return 0, err
+	}
+	// Reading the umask means setting it; the sentry creates no files,
+	// so keep the application's.
+	unix.Umask(0o022)
+
 	p, err := ptrace.New()
 	if err != nil {
 		return 0, fmt.Errorf("starting the ptrace platform: %w", err)
@@ -121,6 +129,8 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 		Argv:     argv,
 		Envv:     environment(f),
 		Stdio:    [3]int{0, 1, 2},
+		Cwd:      cwd,
+		Umask:    uint32(unix.Umask(0o022)),
 		Creds: loader.Credentials{
 			UID: uint32(os.Getuid()), EUID: uint32(os.Geteuid()),
 			GID: uint32(os.Getgid()), EGID: uint32(os.Getegid()),
