@@ -114,9 +114,9 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Reading the umask means setting it; the sentry creates no files,
-	// so keep the application's.
-	unix.Umask(0o022)
+	// Reading the umask means setting it: read it, and put it back.
+	umask := unix.Umask(0o022)
+	unix.Umask(umask)
 
 	p, err := ptrace.New()
 	if err != nil {
@@ -130,7 +130,7 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 		Envv:     environment(f),
 		Stdio:    [3]int{0, 1, 2},
 		Cwd:      cwd,
-		Umask:    uint32(unix.Umask(0o022)),
+		Umask:    uint32(umask),
 		Creds: loader.Credentials{
 			UID: uint32(os.Getuid()), EUID: uint32(os.Geteuid()),
 			GID: uint32(os.Getgid()), EGID: uint32(os.Getegid()),
