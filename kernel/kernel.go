@@ -46,6 +46,9 @@ type Config struct {
 
 	// Strace, if non-nil, traces system calls.
 	Strace *StraceConfig
+
+	// Synthetic, if non-nil, serves /proc and /dev.
+	Synthetic SyntheticFS
 }
 
 // Kernel is one sandbox: the tasks of one application, the platform they
