@@ -180,15 +180,21 @@ func (s *subprocess) Unmap(addr usermem.Addr, length uint64) {
 }
 
 // Release implements platform.AddressSpace.Release. It kills the stub
-// process and reaps it.
+// process; the control goroutine reaps it in the background.
+//
+// Release does not wait for the reaping: the control thread is the
+// process's leader, and the host reports a leader's death only once every
+// other thread has been reaped by its own tracer. A task whose stub thread
+// is still in the process (an execve drops the old address space before
+// the task's next switch detaches from it) reaps that thread later, on its
+// own OS thread; waiting here would deadlock with it.
 func (s *subprocess) Release() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.released {
-		s.mu.Unlock()
 		return
 	}
 	s.released = true
-	done := make(chan struct{})
 	s.requests <- func(t *thread) {
 		unix.Kill(int(t.tgid), unix.SIGKILL)
 		for {
@@ -197,13 +203,10 @@ func (s *subprocess) Release() {
 			}
 			ptraceRaw(unix.PTRACE_CONT, t.tid, 0, 0)
 		}
-		close(done)
 	}
 	close(s.requests)
 	s.threads = nil
 	s.contexts = nil
-	s.mu.Unlock()
-	<-done
 }
 
 // newThread creates a stub thread traced by the calling OS thread, which
