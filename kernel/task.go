@@ -71,6 +71,10 @@ type Task struct {
 	// /proc/self/exe shows it.
 	executable string
 
+	// argv and envv are where the program's arguments and environment
+	// strings lie in its memory, for /proc/pid/cmdline and environ.
+	argv, envv usermem.AddrRange
+
 	// comm is the task's name: the executable's base name, at most 15
 	// bytes, as Linux keeps it.
 	comm string
@@ -167,6 +171,7 @@ type image struct {
 	executable string
 	entry      usermem.Addr
 	stack      usermem.Addr
+	argv, envv usermem.AddrRange
 }
 
 // loadImage loads the executable at path (a host path, relative to the
@@ -196,7 +201,7 @@ func (t *Task) loadImage(path string, argv, envv []string) (*image, error) {
 		m.DecUsers(t)
 		return nil, err
 	}
-	return &image{mm: m, executable: abs, entry: res.Entry, stack: res.StackPointer}, nil
+	return &image{mm: m, executable: abs, entry: res.Entry, stack: res.StackPointer, argv: res.ArgvRange, envv: res.EnvvRange}, nil
 }
 
 // installImage makes the task run img from its first instruction, with
@@ -211,6 +216,7 @@ func (t *Task) installImage(img *image) {
 	t.mm = img.mm
 	t.executable = img.executable
 	t.comm = commName(img.executable)
+	t.argv, t.envv = img.argv, img.envv
 	regs := t.pctx.Regs()
 	*regs = platform.Registers{}
 	regs.Rip = uint64(img.entry)
@@ -318,4 +324,15 @@ func (t *Task) NoNewPrivs() bool {
 // SetNoNewPrivs sets no_new_privs, which can never be cleared.
 func (t *Task) SetNoNewPrivs() {
 	t.noNewPrivs = true
+}
+
+// ArgvRange returns where the program's argument strings lie in memory.
+func (t *Task) ArgvRange() usermem.AddrRange {
+	return t.argv
+}
+
+// EnvvRange returns where the program's environment strings lie in
+// memory.
+func (t *Task) EnvvRange() usermem.AddrRange {
+	return t.envv
 }

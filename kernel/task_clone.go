@@ -85,6 +85,8 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 		fdTable:       fdTable,
 		fsContext:     fsContext,
 		executable:    t.executable,
+		argv:          t.argv,
+		envv:          t.envv,
 		comm:          t.comm,
 		creds:         t.creds,
 		noNewPrivs:    t.noNewPrivs,
