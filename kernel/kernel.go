@@ -24,6 +24,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/minisentry/minisentry/kernel/futex"
 	"github.com/minisentry/minisentry/platform"
 )
 
@@ -56,6 +57,11 @@ type Config struct {
 type Kernel struct {
 	// Config is immutable after NewKernel.
 	Config
+
+	// futexes holds the futex waiter queues of every address space of the
+	// sandbox: one manager, because shared futexes cross processes.
+	// Immutable.
+	futexes *futex.Manager
 
 	// mu is the process tree lock: it protects the fields below and the
 	// tree fields of every ThreadGroup (parents, children, tasks, zombies).
@@ -124,11 +130,17 @@ func NewKernel(cfg Config) *Kernel {
 	}
 	return &Kernel{
 		Config:          cfg,
+		futexes:         futex.NewManager(),
 		tasks:           make(map[ThreadID]*Task),
 		nextTID:         1,
 		unknownSyscalls: make(map[uintptr]bool),
 		done:            make(chan struct{}),
 	}
+}
+
+// Futexes returns the kernel's futex manager.
+func (k *Kernel) Futexes() *futex.Manager {
+	return k.futexes
 }
 
 // Wait blocks until the sandbox has ended and returns how: the first
