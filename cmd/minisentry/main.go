@@ -36,7 +36,7 @@ func main() {
 	case "run":
 		os.Exit(run(os.Args[2:]))
 	case "syscalls":
-		os.Exit(listSyscalls(os.Stdout))
+		os.Exit(listSyscalls(os.Stdout, os.Args[2:]))
 	case "-h", "--help", "help":
 		usage()
 	default:
