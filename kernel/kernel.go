@@ -50,6 +50,10 @@ type Config struct {
 
 	// Synthetic, if non-nil, serves /proc and /dev.
 	Synthetic SyntheticFS
+
+	// ExplainCrashes makes a death by SIGSEGV or SIGBUS log, as a warning,
+	// why the access failed.
+	ExplainCrashes bool
 }
 
 // Kernel is one sandbox: the tasks of one application, the platform they

@@ -46,7 +46,7 @@ func (t *Task) deliverSignals() {
 				t.tg.stop(sig)
 				continue
 			default:
-				t.log().WithField("signal", unix.SignalName(unix.Signal(sig))).Debug("killed by signal")
+				t.explainDeath(sig)
 				t.tg.requestExit(ExitStatus{Signo: sig, Core: bit&coreSignals != 0})
 				return
 			}
@@ -250,4 +250,23 @@ func (tg *ThreadGroup) sendChildSignal(child *ThreadGroup, code int32, status in
 	// si_status follows si_pid and si_uid in the union.
 	usermem.ByteOrder.PutUint32(info.Fields[8:12], uint32(status))
 	tg.SendSignal(&info)
+}
+
+// explainDeath logs why the task's process dies of sig: for SIGSEGV and
+// SIGBUS from a fault, which rule fired and the mappings around the
+// address. The message is a warning when the kernel is configured to
+// explain crashes (minisentry does so when its standard error is a
+// terminal), else a debug line: a program's own standard error stays its
+// own.
+func (t *Task) explainDeath(sig int) {
+	log := t.log().WithField("signal", unix.SignalName(unix.Signal(sig)))
+	msg := "killed by " + unix.SignalName(unix.Signal(sig))
+	if (sig == int(unix.SIGSEGV) || sig == int(unix.SIGBUS)) && t.lastFault != "" {
+		msg += ": " + t.lastFault
+	}
+	if t.k.ExplainCrashes {
+		log.Warn(msg)
+	} else {
+		log.Debug(msg)
+	}
 }

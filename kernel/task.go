@@ -101,6 +101,10 @@ type Task struct {
 	exitRequested bool
 	exitCode      int
 
+	// lastFault explains the last page fault the memory manager could not
+	// resolve, for the message if the process dies of it.
+	lastFault string
+
 	// logger carries the task's fields for every log line.
 	logger *logrus.Entry
 }

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 
 	"golang.org/x/sys/unix"
@@ -69,6 +70,7 @@ func (t *Task) handleFault(ev *platform.Event) {
 	}
 	t.log().WithFields(map[string]any{"addr": ev.Addr, "ip": ev.IP, "access": ev.Access.String()}).
 		Debugf("unresolvable page fault: %v", err)
+	t.lastFault = fmt.Sprintf("ip %#x: %s", ev.IP, t.mm.ExplainFault(ev.Addr, ev.Access))
 	switch {
 	case errors.Is(err, mm.ErrBusError):
 		t.forceSignal(faultSignal(int(unix.SIGBUS), busADRERR, ev))

@@ -29,31 +29,36 @@ func (mm *MemoryManager) MapsText() string {
 	defer mm.mappingMu.RUnlock()
 	var b strings.Builder
 	for _, seg := range mm.vmas.segs {
-		v := &seg.val
-		var (
-			off, dev, ino uint64
-			name          string
-		)
-		switch {
-		case v.mappable != nil:
-			off, dev, ino, name = v.off, v.mappable.DeviceID(), v.mappable.InodeID(), v.mappable.MappedName()
-		case v.shm != nil:
-			off, dev, ino, name = v.off, unix.Mkdev(0, shmDevice), v.shm.id, "/dev/zero (deleted)"
-		}
-		if v.hint != "" {
-			name = v.hint
-		}
-		shared := byte('p')
-		if !v.private {
-			shared = 's'
-		}
-		n, _ := fmt.Fprintf(&b, "%08x-%08x %s%c %08x %02x:%02x %d ",
-			seg.ar.Start, seg.ar.End, v.realPerms, shared, off, unix.Major(dev), unix.Minor(dev), ino)
-		if name != "" {
-			b.WriteString(strings.Repeat(" ", max(mapsNameColumn-n, 0)+1))
-			b.WriteString(name)
-		}
-		b.WriteByte('\n')
+		writeMapsLine(&b, seg)
 	}
 	return b.String()
+}
+
+// writeMapsLine writes seg's line of /proc/self/maps.
+func writeMapsLine(b *strings.Builder, seg segment[vma]) {
+	v := &seg.val
+	var (
+		off, dev, ino uint64
+		name          string
+	)
+	switch {
+	case v.mappable != nil:
+		off, dev, ino, name = v.off, v.mappable.DeviceID(), v.mappable.InodeID(), v.mappable.MappedName()
+	case v.shm != nil:
+		off, dev, ino, name = v.off, unix.Mkdev(0, shmDevice), v.shm.id, "/dev/zero (deleted)"
+	}
+	if v.hint != "" {
+		name = v.hint
+	}
+	shared := byte('p')
+	if !v.private {
+		shared = 's'
+	}
+	n, _ := fmt.Fprintf(b, "%08x-%08x %s%c %08x %02x:%02x %d ",
+		seg.ar.Start, seg.ar.End, v.realPerms, shared, off, unix.Major(dev), unix.Minor(dev), ino)
+	if name != "" {
+		b.WriteString(strings.Repeat(" ", max(mapsNameColumn-n, 0)+1))
+		b.WriteString(name)
+	}
+	b.WriteByte('\n')
 }

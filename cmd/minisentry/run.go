@@ -36,6 +36,13 @@ type runFlags struct {
 	logFile        string
 	env            stringList
 	clearEnv       bool
+	explainCrashes bool
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func parseRunFlags(args []string) (*runFlags, []string, error) {
@@ -49,6 +56,7 @@ func parseRunFlags(args []string) (*runFlags, []string, error) {
 	fs.StringVar(&f.logFile, "log-file", "", "write logs to this file instead of standard error")
 	fs.Var(&f.env, "env", "set an environment variable K=V for the program (repeatable)")
 	fs.BoolVar(&f.clearEnv, "clear-env", false, "start the program with an empty environment (then add --env)")
+	fs.BoolVar(&f.explainCrashes, "explain-crashes", false, "say why a program died of SIGSEGV or SIGBUS (the default when standard error is a terminal)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: minisentry run [flags] -- PROGRAM [ARGS...]")
 		fs.PrintDefaults()
@@ -123,7 +131,12 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 		return 0, fmt.Errorf("starting the ptrace platform: %w", err)
 	}
 	defer p.Close()
-	k := kernel.NewKernel(kernel.Config{Platform: p, Syscalls: table, Log: log, Strace: strace})
+	k := kernel.NewKernel(kernel.Config{
+		Platform: p, Syscalls: table, Log: log, Strace: strace,
+		// A person at a terminal is told why a program crashed; a script
+		// reading the program's standard error is not disturbed.
+		ExplainCrashes: f.explainCrashes || isTerminal(os.Stderr),
+	})
 	err = k.StartProcess(kernel.ProcessArgs{
 		Filename: path,
 		Argv:     argv,
