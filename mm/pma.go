@@ -74,6 +74,13 @@ func newPMA(off uint64, v *vma, private bool) pma {
 // nothing, so the memory cost is small.
 const allocUnit = usermem.HugePageSize
 
+// cowUnit is the granularity of copy-on-write breaks: a write to shared
+// pages copies the 64 KiB-aligned block around the pages it needs, not the
+// whole allocation window. Copying is the cost of a break (a 2 MiB copy
+// took about as long as the rest of a fork+exec+wait together), and
+// neighbouring pages are likely, not certain, to be written next.
+const cowUnit = 16 * usermem.PageSize
+
 // getPMAsLocked makes pmas cover ar and permit at: it allocates memory for
 // the holes and, if at.Write, breaks copy-on-write. It returns the end of
 // the prefix of ar that is covered and, if that is not all of ar, the
@@ -128,7 +135,7 @@ func (mm *MemoryManager) getPMAsInWindowLocked(v segment[vma], win, req usermem.
 			p := mm.pmas.segs[pi]
 			end := min(p.ar.End, win.End)
 			if at.Write && p.val.needCOW {
-				cr := usermem.AddrRange{Start: addr, End: end}
+				cr := usermem.AddrRange{Start: addr, End: end}.Intersect(cowBlock(req))
 				if v.val.effectivePerms.Execute {
 					// A write to executable memory is the loader
 					// zeroing a bss tail or a debugger planting a
@@ -159,6 +166,16 @@ func (mm *MemoryManager) getPMAsInWindowLocked(v segment[vma], win, req usermem.
 		addr = gap.End
 	}
 	return req.End, nil
+}
+
+// cowBlock returns req widened to cowUnit boundaries.
+func cowBlock(req usermem.AddrRange) usermem.AddrRange {
+	start := req.Start &^ (cowUnit - 1)
+	end := (req.End + cowUnit - 1) &^ (cowUnit - 1)
+	if end < req.End {
+		end = req.End
+	}
+	return usermem.AddrRange{Start: start, End: end}
 }
 
 // fillLocked creates pmas over gap, a hole in the pmas inside the vma v. It

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +38,7 @@ type runFlags struct {
 	env            stringList
 	clearEnv       bool
 	explainCrashes bool
+	cpuProfile     string
 }
 
 // isTerminal reports whether f is a terminal.
@@ -56,6 +58,7 @@ func parseRunFlags(args []string) (*runFlags, []string, error) {
 	fs.StringVar(&f.logFile, "log-file", "", "write logs to this file instead of standard error")
 	fs.Var(&f.env, "env", "set an environment variable K=V for the program (repeatable)")
 	fs.BoolVar(&f.clearEnv, "clear-env", false, "start the program with an empty environment (then add --env)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the sentry to this file")
 	fs.BoolVar(&f.explainCrashes, "explain-crashes", false, "say why a program died of SIGSEGV or SIGBUS (the default when standard error is a terminal)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: minisentry run [flags] -- PROGRAM [ARGS...]")
@@ -88,6 +91,18 @@ func run(args []string) int {
 	}
 	defer closeLog()
 
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "minisentry: --cpuprofile: %v\n", err)
+			return 2
+		}
+		pprof.StartCPUProfile(out)
+		defer func() {
+			pprof.StopCPUProfile()
+			out.Close()
+		}()
+	}
 	status, err := runProgram(f, argv, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minisentry: %v\n", err)
