@@ -61,6 +61,9 @@ type Platform struct {
 	// forked. Immutable.
 	master *subprocess
 
+	// pool holds address spaces made in advance.
+	pool spacePool
+
 	// cpus are the CPUs the sentry may run on. Immutable.
 	cpus []int
 
@@ -119,6 +122,7 @@ func New() (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the master stub: %w", err)
 	}
+	p.startPool()
 	return p, nil
 }
 
@@ -139,6 +143,7 @@ func hostMinAddr() usermem.Addr {
 // Close releases the master stub. Address spaces already made stay valid
 // until released.
 func (p *Platform) Close() {
+	p.stopPool()
 	p.master.Release()
 	unix.Close(p.stubFD)
 }
@@ -160,24 +165,15 @@ func (p *Platform) MaxUserAddress() usermem.Addr {
 
 // NewAddressSpace implements platform.Platform.NewAddressSpace. The new
 // stub process is a fork of the master stub, which is several times cheaper
-// than executing a new one (see BenchmarkNewAddressSpace).
+// than executing a new one (see BenchmarkNewAddressSpace), made in advance
+// when possible (pool.go).
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
-	return newSubprocess(p, func() (*thread, error) {
-		var pid uintptr
-		if err := p.master.run(func(t *thread) error {
-			var err error
-			pid, err = t.syscallAt(stubCloneAddr, unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0)
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("forking the master stub: %w", err)
-		}
-		t, err := seize(int32(pid), int32(pid), &p.master.control.initRegs)
-		if err != nil {
-			unix.Kill(int(pid), unix.SIGKILL)
-			return nil, err
-		}
-		return t, nil
-	})
+	select {
+	case sp := <-p.pool.ready:
+		return sp, nil
+	default:
+		return p.forkSubprocess()
+	}
 }
 
 // newAddressSpaceByExec makes an address space by executing a fresh stub,

@@ -48,6 +48,10 @@ type subprocess struct {
 	// Release.
 	requests chan func(*thread)
 
+	// spare holds the tids of stub threads cloned in advance, waiting to
+	// be seized (pool.go).
+	spare chan int32
+
 	// mu protects the fields below.
 	mu sync.Mutex
 
@@ -72,7 +76,13 @@ func newSubprocess(p *Platform, create func() (*thread, error)) (*subprocess, er
 		err error
 	}
 	started := make(chan result, 1)
-	requests := make(chan func(*thread))
+	s := &subprocess{
+		p:        p,
+		requests: make(chan func(*thread)),
+		spare:    make(chan int32, 1),
+		threads:  make(map[int32]*thread),
+		contexts: make(map[*context]struct{}),
+	}
 	go func() {
 		// Never unlocked: when this goroutine returns, the Go runtime ends
 		// the OS thread, and with it the tracing of the control thread.
@@ -82,7 +92,8 @@ func newSubprocess(p *Platform, create func() (*thread, error)) (*subprocess, er
 		if err != nil {
 			return
 		}
-		for req := range requests {
+		s.cloneSpareThread(t)
+		for req := range s.requests {
 			req(t)
 		}
 	}()
@@ -90,14 +101,8 @@ func newSubprocess(p *Platform, create func() (*thread, error)) (*subprocess, er
 	if r.err != nil {
 		return nil, r.err
 	}
-	return &subprocess{
-		p:        p,
-		pid:      r.t.tgid,
-		control:  r.t,
-		requests: requests,
-		threads:  make(map[int32]*thread),
-		contexts: make(map[*context]struct{}),
-	}, nil
+	s.pid, s.control = r.t.tgid, r.t
+	return s, nil
 }
 
 // run calls f with the control thread on the control goroutine and returns
@@ -113,6 +118,20 @@ func (s *subprocess) run(f func(*thread) error) error {
 	s.requests <- func(t *thread) { done <- f(t) }
 	s.mu.Unlock()
 	return <-done
+}
+
+// async runs f on the control goroutine without waiting for it; nothing
+// happens if the address space is released.
+func (s *subprocess) async(f func(*thread)) {
+	go func() {
+		// As in run: sending under mu keeps Release from closing the
+		// channel under us.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.released {
+			s.requests <- f
+		}
+	}()
 }
 
 // syscall injects a system call into the process: into the caller's own
@@ -210,15 +229,23 @@ func (s *subprocess) Release() {
 }
 
 // newThread creates a stub thread traced by the calling OS thread, which
-// must be locked to its goroutine.
+// must be locked to its goroutine: a spare one cloned in advance if there
+// is one (the control goroutine then clones the next spare, in the
+// background), else a new one.
 func (s *subprocess) newThread() (*thread, error) {
 	var tid uintptr
-	if err := s.run(func(t *thread) error {
-		var err error
-		tid, err = t.syscallAt(stubCloneAddr, unix.SYS_CLONE, threadCloneFlags, 0, 0, 0, 0)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("creating a stub thread: %w", err)
+	select {
+	case spare := <-s.spare:
+		tid = uintptr(spare)
+		s.async(s.cloneSpareThread)
+	default:
+		if err := s.run(func(t *thread) error {
+			var err error
+			tid, err = t.syscallAt(stubCloneAddr, unix.SYS_CLONE, threadCloneFlags, 0, 0, 0, 0)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("creating a stub thread: %w", err)
+		}
 	}
 	t, err := seize(s.pid, int32(tid), &s.control.initRegs)
 	if err != nil {
