@@ -44,9 +44,18 @@ func (mm *MemoryManager) HandleUserFault(ctx context.Context, addr usermem.Addr,
 	}
 	vi, _ := mm.vmas.find(addr)
 	win := usermem.AddrRange{Start: addr.HugeRoundDown(), End: addr.HugeRoundDown() + allocUnit}.Intersect(mm.vmas.segs[vi].ar)
+	// The platform cannot tell a write fault from a read: it reports a
+	// read, and a write only when the same instruction faults again. On
+	// writable private memory a fault is most often a write (a stack, a
+	// heap, data after fork), and a second fault costs far more than the
+	// copy, so such faults break copy-on-write at once.
+	populate := at
+	if v := &mm.vmas.segs[vi].val; v.private && v.effectivePerms.Write {
+		populate.Write = true
+	}
 	mm.activeMu.Lock()
 	defer mm.activeMu.Unlock()
-	_, err := mm.getPMAsLocked(page, at)
+	_, err := mm.getPMAsLocked(page, populate)
 	mm.mappingMu.RUnlock()
 	if err != nil {
 		return err
