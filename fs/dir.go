@@ -21,6 +21,8 @@ type Directory interface {
 
 	// ReadDir returns the entries from offset on (0 is the start; other
 	// offsets are Dirent.Next values this directory returned). It may
-	// return fewer than all; an empty result means the end.
+	// return fewer than all; an empty result means the end. It need not
+	// keep the file offset: getdents64(2) reads it with Seek(0, SEEK_CUR)
+	// before, and sets it with Seek(next, SEEK_SET) after.
 	ReadDir(ctx context.Context, offset int64) ([]Dirent, error)
 }

@@ -4,9 +4,19 @@
 // seed's third usage pattern), so the same code serves read(2), readv(2),
 // pread64(2) and a kernel-internal buffer alike.
 //
-// Today there is one kind of file, HostFile, a descriptor of the host's
-// opened by the sentry: the standard streams and the executable. The
-// confined file system, pipes, /dev and /proc come with later issues.
+// The files:
+//
+//   - HostFile, a descriptor of the host's that the sentry owns: the
+//     standard streams, and every file of the application's tree.
+//   - Root (root.go), the application's view of the host's file system:
+//     a host directory it sees as "/", below which every path is looked
+//     up with openat2(2) and RESOLVE_IN_ROOT, so that nothing outside it
+//     can be reached; optionally read-only. Its methods are the path
+//     system calls; opening gives HostFiles, which are also Directories.
+//   - PipeFile (pipe.go), pipes that live entirely in the sentry.
+//
+// /proc and /dev are not here but above, in the kernel (kernel.SyntheticFS),
+// because their contents are the kernel's state.
 package fs
 
 import (
@@ -26,6 +36,12 @@ type File interface {
 
 	// Write writes src. offset is as for Read.
 	Write(ctx context.Context, src usermem.IOSequence, offset int64) (int64, error)
+
+	// Seek moves the file offset, as lseek(2): whence is SEEK_SET,
+	// SEEK_CUR, SEEK_END, SEEK_DATA or SEEK_HOLE. Files without an offset
+	// (pipes) return ESPIPE. For a Directory, the offset is where the
+	// next ReadDir starts: 0 or a Dirent.Next value.
+	Seek(offset int64, whence int) (int64, error)
 
 	// Stat describes the file as fstat(2) does.
 	Stat() (unix.Stat_t, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -23,8 +24,19 @@ type HostFile struct {
 	// reference.
 	fd int
 
-	// name is the path or description shown for the file. Immutable.
+	// name is the path or description shown for the file. Immutable. For
+	// a file opened through a Root it is the file's sandbox path when it
+	// was opened, every symlink resolved: what getcwd(2), /proc/self/fd
+	// and lookups relative to the file as a directory use. A directory
+	// renamed later is still looked up by its old path.
 	name string
+
+	// root is the root the file was opened through, or nil for a file
+	// from outside the tree (a standard stream). Immutable.
+	root *Root
+
+	// dirMu serializes ReadDir's seek and read of the host directory.
+	dirMu sync.Mutex
 
 	// mayBlock is set for files whose reads and writes can wait (pipes,
 	// terminals, sockets), as opposed to regular files and devices that

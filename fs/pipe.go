@@ -341,6 +341,11 @@ func (f *PipeFile) Stat() (unix.Stat_t, error) {
 	}, nil
 }
 
+// Seek implements File.Seek: a pipe has no offset.
+func (f *PipeFile) Seek(offset int64, whence int) (int64, error) {
+	return 0, unix.ESPIPE
+}
+
 // Ioctl implements File.Ioctl: FIONREAD, on either end, stores the number
 // of unread bytes as an int at arg.
 func (f *PipeFile) Ioctl(ctx context.Context, uio usermem.IO, cmd uint32, arg usermem.Addr) (uintptr, error) {
