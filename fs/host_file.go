@@ -45,11 +45,16 @@ type HostFile struct {
 
 	// refs counts the references.
 	refs atomic.Int64
+
+	// poller waits for the host to report a file that may block ready,
+	// for Readiness (host_poll.go).
+	poller hostPoller
 }
 
 // NewHostFile wraps fd, which the HostFile then owns, with one reference.
 func NewHostFile(fd int, name string) *HostFile {
 	f := &HostFile{fd: fd, name: name}
+	f.poller.cancel = -1
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) == nil {
 		switch st.Mode & unix.S_IFMT {
@@ -90,7 +95,7 @@ func (f *HostFile) FD() int {
 
 // Read implements File.Read.
 func (f *HostFile) Read(ctx context.Context, dst usermem.IOSequence, offset int64) (int64, error) {
-	if err := f.waitReady(unix.POLLIN); err != nil {
+	if err := f.waitReady(ctx, unix.POLLIN); err != nil {
 		return 0, err
 	}
 	return dst.CopyOutFrom(ctx, usermem.BlockReaderFunc(func(blocks usermem.BlockSeq) (uint64, error) {
@@ -99,18 +104,29 @@ func (f *HostFile) Read(ctx context.Context, dst usermem.IOSequence, offset int6
 	}))
 }
 
-// waitReady waits until a file that may block is ready for event. The
-// memory manager holds its lock while a read or write moves data in or out
-// of application memory, so the wait must happen before, not inside, the
-// transfer: other threads of the application keep faulting meanwhile.
-func (f *HostFile) waitReady(event int16) error {
+// waitReady waits until a file that may block is ready for event, or
+// returns EINTR if ctx is done first. The memory manager holds its lock
+// while a read or write moves data in or out of application memory, so
+// the wait must happen before, not inside, the transfer: other threads of
+// the application keep faulting meanwhile. A descriptor in non-blocking
+// mode does not wait: the host answers EAGAIN itself.
+func (f *HostFile) waitReady(ctx context.Context, event int16) error {
 	if !f.mayBlock {
 		return nil
 	}
-	fds := []unix.PollFd{{Fd: int32(f.fd), Events: event}}
+	if hostEvents(f.fd)&(event|AlwaysReported) != 0 {
+		// Ready already: no need for Readiness's waiting goroutine.
+		return nil
+	}
 	for {
-		_, err := unix.Poll(fds, -1)
-		if err != unix.EINTR {
+		events, changed := f.Readiness()
+		if events&(event|AlwaysReported) != 0 {
+			return nil
+		}
+		if flags, err := f.StatusFlags(); err != nil || flags&unix.O_NONBLOCK != 0 {
+			return nil
+		}
+		if err := WaitForChange(ctx, []<-chan struct{}{changed}, nil); err != nil {
 			return err
 		}
 	}
@@ -140,7 +156,7 @@ func (f *HostFile) readv(blocks usermem.BlockSeq, offset int64) (int, error) {
 
 // Write implements File.Write.
 func (f *HostFile) Write(ctx context.Context, src usermem.IOSequence, offset int64) (int64, error) {
-	if err := f.waitReady(unix.POLLOUT); err != nil {
+	if err := f.waitReady(ctx, unix.POLLOUT); err != nil {
 		return 0, err
 	}
 	return src.CopyInTo(ctx, usermem.BlockWriterFunc(func(blocks usermem.BlockSeq) (uint64, error) {
@@ -256,6 +272,7 @@ func (f *HostFile) IncRef() {
 func (f *HostFile) DecRef() {
 	switch n := f.refs.Add(-1); {
 	case n == 0:
+		f.poller.release()
 		unix.Close(f.fd)
 	case n < 0:
 		panic(fmt.Sprintf("HostFile %s: reference count %d", f.name, n))

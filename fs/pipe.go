@@ -51,13 +51,6 @@ var pipeDevice = unix.Mkdev(0, 12)
 // lastPipeIno numbers pipes for st_ino and their names, "pipe:[INO]".
 var lastPipeIno atomic.Uint64
 
-// Poll events not in golang.org/x/sys/unix's poll constants. Linux reports
-// them along with POLLIN and POLLOUT.
-const (
-	pollRdNorm = 0x40
-	pollWrNorm = 0x100
-)
-
 // fionread is FIONREAD, the same request as TIOCINQ on x86-64.
 const fionread = unix.TIOCINQ
 
@@ -449,14 +442,14 @@ func (f *PipeFile) eventsLocked() int16 {
 	var events int16
 	if f.write {
 		if PipeCapacity-p.size >= PipeBuf {
-			events |= unix.POLLOUT | pollWrNorm
+			events |= unix.POLLOUT | PollWrNorm
 		}
 		if p.readers == 0 {
 			events |= unix.POLLERR
 		}
 	} else {
 		if p.size > 0 {
-			events |= unix.POLLIN | pollRdNorm
+			events |= unix.POLLIN | PollRdNorm
 		}
 		if p.writers == 0 {
 			events |= unix.POLLHUP

@@ -574,7 +574,7 @@ func TestPipeEvents(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", step, diff)
 		}
 	}
-	const in, out = unix.POLLIN | pollRdNorm, unix.POLLOUT | pollWrNorm
+	const in, out = unix.POLLIN | PollRdNorm, unix.POLLOUT | PollWrNorm
 	check("empty", events{W: out})
 	_, changed := r.Readiness()
 	write(ctx, w, make([]byte, PipeCapacity-PipeBuf))
