@@ -436,14 +436,15 @@ func (e *Epoll) Write(ctx context.Context, src usermem.IOSequence, offset int64)
 	return 0, unix.EINVAL
 }
 
+// Seek implements File.Seek: Linux's noop_llseek, which leaves the offset
+// at 0 and says so, whatever it is asked.
+func (e *Epoll) Seek(offset int64, whence int) (int64, error) {
+	return 0, nil
+}
+
 // Stat implements File.Stat: the anonymous inode.
 func (e *Epoll) Stat() (unix.Stat_t, error) {
 	return anonInodeStat(), nil
-}
-
-// Seek implements File.Seek: an epoll instance has no offset.
-func (e *Epoll) Seek(offset int64, whence int) (int64, error) {
-	return 0, unix.ESPIPE
 }
 
 // Ioctl implements File.Ioctl: an epoll instance has no ioctls.

@@ -194,14 +194,15 @@ func (e *EventFD) Value() uint64 {
 	return e.value
 }
 
+// Seek implements File.Seek: Linux's noop_llseek, which leaves the offset
+// at 0 and says so, whatever it is asked.
+func (e *EventFD) Seek(offset int64, whence int) (int64, error) {
+	return 0, nil
+}
+
 // Stat implements File.Stat: the anonymous inode.
 func (e *EventFD) Stat() (unix.Stat_t, error) {
 	return anonInodeStat(), nil
-}
-
-// Seek implements File.Seek: an eventfd has no offset.
-func (e *EventFD) Seek(offset int64, whence int) (int64, error) {
-	return 0, unix.ESPIPE
 }
 
 // Ioctl implements File.Ioctl: an eventfd has no ioctls (not even
