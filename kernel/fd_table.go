@@ -39,8 +39,17 @@ func newFileRef(f fs.File) *fileRef {
 // decRef drops a descriptor's reference and closes the file with the last.
 func (r *fileRef) decRef() {
 	if r.refs.Add(-1) == 0 {
-		r.Close()
+		fs.CloseFile(r.File)
 	}
+}
+
+// drop releases a descriptor taken out of the table: first the record
+// locks that the table's process holds on the file, which POSIX ties to
+// every descriptor of the file (closing any of them releases them all),
+// then the descriptor's reference.
+func (ft *FDTable) drop(d *descriptor) {
+	fs.ReleaseRecordLocks(ft, d.file.File)
+	d.file.decRef()
 }
 
 // FDTable maps descriptor numbers to files. Threads created with
@@ -81,7 +90,7 @@ func (ft *FDTable) DecRef() {
 	ft.mu.Unlock()
 	for _, d := range fds {
 		if d != nil {
-			d.file.decRef()
+			ft.drop(d)
 		}
 	}
 }
@@ -121,6 +130,22 @@ func (ft *FDTable) Get(fd int32) (fs.File, FDFlags, error) {
 		return nil, FDFlags{}, unix.EBADF
 	}
 	return d.file.File, d.flags, nil
+}
+
+// GetRef is Get, with a reference on the file that keeps it open, however
+// the application closes fd meanwhile, until the caller calls release,
+// once: for calls that use a file beyond a quick look, such as poll(2).
+func (ft *FDTable) GetRef(fd int32) (f fs.File, release func(), err error) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	d := ft.getLocked(fd)
+	if d == nil {
+		return nil, nil, unix.EBADF
+	}
+	// The table's own reference keeps the count above zero while ft.mu
+	// is held.
+	d.file.refs.Add(1)
+	return d.file.File, d.file.decRef, nil
 }
 
 // setLocked installs d at fd and returns what was there.
@@ -174,7 +199,7 @@ func (ft *FDTable) NewFDAt(fd int32, f fs.File, flags FDFlags) {
 	old := ft.setLocked(fd, &descriptor{file: newFileRef(f), flags: flags})
 	ft.mu.Unlock()
 	if old != nil {
-		old.file.decRef()
+		ft.drop(old)
 	}
 }
 
@@ -211,7 +236,7 @@ func (ft *FDTable) DupTo(fd, newFD int32, flags FDFlags, limit uint64) error {
 	old := ft.setLocked(newFD, &descriptor{file: d.file, flags: flags})
 	ft.mu.Unlock()
 	if old != nil {
-		old.file.decRef()
+		ft.drop(old)
 	}
 	return nil
 }
@@ -238,7 +263,7 @@ func (ft *FDTable) Remove(fd int32) error {
 	}
 	ft.fds[fd] = nil
 	ft.mu.Unlock()
-	d.file.decRef()
+	ft.drop(d)
 	return nil
 }
 
@@ -261,7 +286,7 @@ func (ft *FDTable) RemoveRange(first, last uint32, cloexec bool) {
 	}
 	ft.mu.Unlock()
 	for _, d := range closed {
-		d.file.decRef()
+		ft.drop(d)
 	}
 }
 
@@ -277,6 +302,6 @@ func (ft *FDTable) RemoveCloseOnExec() {
 	}
 	ft.mu.Unlock()
 	for _, d := range closed {
-		d.file.decRef()
+		ft.drop(d)
 	}
 }

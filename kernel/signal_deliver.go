@@ -25,6 +25,7 @@ type interruptedSyscall struct {
 // Called on the task goroutine before every return to the application.
 func (t *Task) deliverSignals() {
 	defer t.settleInterruptedSyscall(false, false)
+	defer t.restoreSavedSignalMask()
 	for !t.tg.mustLeave(t) {
 		if t.waitWhileStopped() {
 			return
