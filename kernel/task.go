@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
@@ -55,8 +56,16 @@ type Task struct {
 	// else about it belongs to the task goroutine.
 	pctx platform.Context
 
-	// The fields below are owned by the task goroutine: only it reads or
-	// writes them once the task runs, so they need no lock.
+	// mu protects the fields below, down to comm, and noNewPrivs, for
+	// other goroutines: /proc (package kernel/procfs) shows another task's
+	// address space, descriptors and program. The task goroutine writes
+	// them with mu held and reads them without it, since no one else
+	// writes them.
+	mu sync.Mutex
+
+	// The fields below are owned by the task goroutine: only it writes
+	// them once the task runs, and only it reads them, except where mu
+	// says otherwise.
 
 	// mm is the task's address space.
 	mm *mm.MemoryManager
@@ -214,13 +223,16 @@ func (t *Task) loadImage(path string, argv, envv []string) (*image, error) {
 // Preconditions: the task has no address space, or is the only user of the
 // one it drops.
 func (t *Task) installImage(img *image) {
-	if t.mm != nil {
-		t.mm.DecUsers(t)
-	}
+	t.mu.Lock()
+	old := t.mm
 	t.mm = img.mm
 	t.executable = img.executable
 	t.comm = commName(img.executable)
 	t.argv, t.envv = img.argv, img.envv
+	t.mu.Unlock()
+	if old != nil {
+		old.DecUsers(t)
+	}
 	regs := t.pctx.Regs()
 	*regs = platform.Registers{}
 	regs.Rip = uint64(img.entry)
@@ -317,6 +329,8 @@ func (t *Task) Name() string {
 
 // SetName sets the task's name, as prctl(PR_SET_NAME).
 func (t *Task) SetName(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.comm = name
 }
 
@@ -327,6 +341,8 @@ func (t *Task) NoNewPrivs() bool {
 
 // SetNoNewPrivs sets no_new_privs, which can never be cleared.
 func (t *Task) SetNoNewPrivs() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.noNewPrivs = true
 }
 

@@ -47,7 +47,9 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 		// Shared with another process (CLONE_FILES without CLONE_THREAD):
 		// the new program gets a table of its own.
 		old := t.fdTable
+		t.mu.Lock()
 		t.fdTable = old.Fork()
+		t.mu.Unlock()
 		old.DecRef()
 	}
 	t.fdTable.RemoveCloseOnExec()
