@@ -54,6 +54,7 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	}
 	t.fdTable.RemoveCloseOnExec()
 	t.tg.resetHandlersForExec()
+	t.tg.deletePOSIXTimersForExec()
 	t.altStack = SignalStack{Flags: SSDisable}
 	t.clearChildTID = 0
 	t.robustList, t.robustListLen = 0, 0

@@ -47,6 +47,7 @@ func (t *Task) exit() {
 		tg.mu.Lock()
 		tg.setExitCodeLocked(t.exitCode)
 		tg.mu.Unlock()
+		tg.stopTimers()
 		kill = tg.exitedLocked()
 		parent = tg.parent
 	}

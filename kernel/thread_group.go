@@ -89,6 +89,10 @@ type ThreadGroup struct {
 	// waitReport is a stop or continue that the parent's wait has not
 	// reported yet (wait4's WUNTRACED and WCONTINUED); 0 for none.
 	waitReport uint32
+
+	// timers are the interval timers and POSIX timers (timers.go).
+	// Protected by mu, but for timers.sendMu, which is a lock of its own.
+	timers processTimers
 }
 
 // newThreadGroup returns a group with no tasks yet.

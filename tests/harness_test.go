@@ -73,6 +73,7 @@ var programs = map[string][]string{
 	"die":     staticLibcs,
 	"sysinfo": staticLibcs,
 	"enosys":  staticLibcs,
+	"timers":  staticLibcs,
 }
 
 var (

@@ -120,3 +120,13 @@ func TestUnknownSyscall(t *testing.T) {
 		compare(t, bin, invocation{}, 0)
 	})
 }
+
+// TestTimers: alarm, setitimer and the POSIX timers, with their signals,
+// overruns and errors; the program also execs itself, to check what exec
+// keeps.
+func TestTimers(t *testing.T) {
+	t.Parallel()
+	forEach(t, "timers", func(t *testing.T, bin string) {
+		compare(t, bin, invocation{}, 0)
+	})
+}
