@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/minisentry/minisentry/kernel"
+	"github.com/minisentry/minisentry/kernel/procfs"
 	"github.com/minisentry/minisentry/loader"
 	"github.com/minisentry/minisentry/platform/ptrace"
 	"github.com/minisentry/minisentry/syscalls/linux"
@@ -148,6 +149,7 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 	defer p.Close()
 	k := kernel.NewKernel(kernel.Config{
 		Platform: p, Syscalls: table, Log: log, Strace: strace,
+		Synthetic: procfs.New(),
 		// A person at a terminal is told why a program crashed; a script
 		// reading the program's standard error is not disturbed.
 		ExplainCrashes: f.explainCrashes || isTerminal(os.Stderr),
