@@ -25,6 +25,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/minisentry/minisentry/kernel/futex"
+	"github.com/minisentry/minisentry/kernel/trace"
 	"github.com/minisentry/minisentry/platform"
 )
 
@@ -48,6 +49,16 @@ type Config struct {
 	// Strace, if non-nil, traces system calls.
 	Strace *StraceConfig
 
+	// Stats, if non-nil, counts and times system calls (--stats).
+	Stats *SyscallStats
+
+	// Report, if non-nil, records how each system call was handled and
+	// where it was first made (--report).
+	Report *Report
+
+	// Trace, if non-nil, records a timeline of the sandbox (--trace).
+	Trace *trace.Recorder
+
 	// Synthetic, if non-nil, serves /proc and /dev.
 	Synthetic SyntheticFS
 
@@ -66,6 +77,11 @@ type Kernel struct {
 	// sandbox: one manager, because shared futexes cross processes.
 	// Immutable.
 	futexes *futex.Manager
+
+	// observing is set if any of Strace, Stats, Report or Trace is: the
+	// one test the system call path makes for them (observe.go).
+	// Immutable.
+	observing bool
 
 	// mu is the process tree lock: it protects the fields below and the
 	// tree fields of every ThreadGroup (parents, children, tasks, zombies).
@@ -139,6 +155,7 @@ func NewKernel(cfg Config) *Kernel {
 		nextTID:         1,
 		unknownSyscalls: make(map[uintptr]bool),
 		done:            make(chan struct{}),
+		observing:       cfg.Strace != nil || cfg.Stats != nil || cfg.Report != nil || cfg.Trace != nil,
 	}
 }
 

@@ -48,11 +48,13 @@ func (t *Task) deliverSignals() {
 				continue
 			default:
 				t.explainDeath(sig)
+				t.traceSignal(&info, act)
 				t.tg.requestExit(ExitStatus{Signo: sig, Core: bit&coreSignals != 0})
 				return
 			}
 		}
 		t.settleInterruptedSyscall(true, act.Flags&SARestart != 0)
+		t.traceSignal(&info, act)
 		if err := t.setupSignalFrame(&info, act); err != nil {
 			// The handler cannot run: the stack is unusable. Linux kills
 			// the process with SIGSEGV.

@@ -1,15 +1,28 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/minisentry/minisentry/usermem"
 )
+
+// --strace: one line per system call, with its arguments decoded the way
+// strace(1) and gVisor's strace show them, its result and how long the
+// handler took:
+//
+//	[   1] write(1, "hello\n", 6) = 6 (14µs)
+//
+// Each entry of the system call table says how to show each argument (an
+// ArgFormat) and the result (a RetFormat). Most arguments are shown as the
+// call starts; those the call fills in (a read's buffer, fstat's struct
+// stat, pipe's descriptors) are shown once it has returned, and only if it
+// succeeded. The names of flags and values are in strace_names.go, the
+// decoders that read application memory in strace_decode.go; observe.go
+// calls them around the handler.
 
 // StraceConfig says which system calls --strace shows, and how much.
 type StraceConfig struct {
@@ -36,9 +49,11 @@ func (c *StraceConfig) logSize() int {
 type ArgFormat int
 
 // The argument formats. A buffer's or an iovec array's length is the next
-// argument.
+// argument. Formats named Post..., and those whose comment says "after the
+// call", are shown once the call has succeeded: they describe what it
+// wrote.
 const (
-	// Hex is a raw value in hexadecimal.
+	// Hex is a raw value in hexadecimal, or NULL.
 	Hex ArgFormat = iota
 	// Int is a signed decimal int.
 	Int
@@ -66,7 +81,101 @@ const (
 	Signal
 	// Timespec is a pointer to a struct timespec read before the call.
 	Timespec
+	// PostTimespec is a struct timespec the call fills
+	// (clock_gettime).
+	PostTimespec
+	// CloneFlags are clone(2)'s flags, with the exit signal in the low
+	// byte.
+	CloneFlags
+	// FutexOp is futex(2)'s operation: FUTEX_WAIT_PRIVATE...
+	FutexOp
+	// FutexTimeout is futex(2)'s fourth argument: a timeout for the
+	// waiting operations, a count (val2) for the requeueing ones. The
+	// operation must be the second argument.
+	FutexTimeout
+	// FutexVal3 is futex(2)'s sixth argument: FUTEX_WAKE_OP's encoded
+	// operation, or a bitset. The operation must be the second argument.
+	FutexVal3
+	// SigActionPtr and PostSigActionPtr point to a struct sigaction, before and
+	// after the call.
+	SigActionPtr
+	PostSigActionPtr
+	// SigSet and PostSigSet are a sigset_t, before and after the call.
+	SigSet
+	PostSigSet
+	// SigHow is rt_sigprocmask's how: SIG_BLOCK...
+	SigHow
+	// SigAltStack and PostSigAltStack are a stack_t, before and after.
+	SigAltStack
+	PostSigAltStack
+	// Stat is a struct stat the call fills.
+	Stat
+	// AtFlags are the AT_* flags of the *at calls.
+	AtFlags
+	// WaitStatus is the status a wait fills, shown as strace does:
+	// [{WIFEXITED(s) && WEXITSTATUS(s) == 3}].
+	WaitStatus
+	// Wait4Options are wait4's options, WaitidOptions waitid's.
+	Wait4Options
+	WaitidOptions
+	// IDType is waitid's idtype: P_PID...
+	IDType
+	// PipeFDs are the two descriptors pipe(2) fills: [3, 4].
+	PipeFDs
+	// ExecveVector is an argv or envp array of strings.
+	ExecveVector
+	// ArchPrctlCode is arch_prctl's code: ARCH_SET_FS...
+	ArchPrctlCode
+	// ArchPrctlAddr is arch_prctl's second argument, shown after the
+	// call: the value the ARCH_GET_* codes stored at the address, else
+	// the argument itself.
+	ArchPrctlAddr
+	// PrctlOption is prctl's option: PR_SET_NAME...
+	PrctlOption
+	// PrctlArg is prctl's second argument, shown after the call: the
+	// name of PR_SET_NAME and PR_GET_NAME, the signal of
+	// PR_SET_PDEATHSIG, else the raw value. The option must be the
+	// first argument.
+	PrctlArg
+	// FcntlCmd is fcntl's command: F_GETFL...
+	FcntlCmd
+	// FcntlArg is fcntl's third argument, decoded by the command (the
+	// second argument): FD_CLOEXEC for F_SETFD, open flags for F_SETFL...
+	FcntlArg
+	// IoctlRequest is ioctl's request: TCGETS...
+	IoctlRequest
+	// ClockID is a clock: CLOCK_MONOTONIC...
+	ClockID
+	// TimerFlags are clock_nanosleep's and timer_settime's flags.
+	TimerFlags
+	// RlimitResource is a resource limit: RLIMIT_STACK...
+	RlimitResource
+	// RlimitPtr and PostRlimitPtr point to a struct rlimit, before and after.
+	RlimitPtr
+	PostRlimitPtr
+	// MadviseAdvice is madvise's advice: MADV_DONTNEED...
+	MadviseAdvice
+	// Whence is lseek's whence: SEEK_SET...
+	Whence
+	// MremapFlags are mremap's flags.
+	MremapFlags
+	// GetrandomFlags are getrandom's flags.
+	GetrandomFlags
+
+	// numArgFormats is the number of formats.
+	numArgFormats
 )
+
+// post reports whether f describes what the call wrote, to be shown after
+// it.
+func (f ArgFormat) post() bool {
+	switch f {
+	case ReadBuffer, ReadIOVec, PostTimespec, PostSigActionPtr, PostSigSet, PostSigAltStack, Stat,
+		WaitStatus, PipeFDs, ArchPrctlAddr, PrctlArg, PostRlimitPtr:
+		return true
+	}
+	return false
+}
 
 // RetFormat says how --strace shows a return value.
 type RetFormat int
@@ -80,68 +189,77 @@ const (
 	RetNone
 )
 
-// straceEnter decodes the arguments that must be read before the call
-// runs. Arguments decoded after the call are left empty.
-func (t *Task) straceEnter(sc *Syscall, args SyscallArguments) []string {
+// enter decodes the arguments of a call to sc that must be read before it
+// runs; the others are left for exit. A call that is not in the table
+// shows its six registers.
+func (d argDecoder) enter(sc *Syscall, args SyscallArguments) []string {
 	if sc == nil {
-		return nil
+		out := make([]string, len(args))
+		for i := range args {
+			out[i] = fmt.Sprintf("%#x", args[i].Value)
+		}
+		return out
 	}
 	out := make([]string, len(sc.Args))
 	for i, f := range sc.Args {
-		if f != ReadBuffer && f != ReadIOVec {
-			out[i] = t.formatArg(f, i, args, 0)
+		if !f.post() {
+			out[i] = d.format(f, i, args, 0)
 		}
 	}
 	return out
 }
 
-// straceExit logs the call's one line: arguments, result, duration.
-func (t *Task) straceExit(sysno uintptr, sc *Syscall, args SyscallArguments, enter []string, ret uintptr, err error, d time.Duration) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%4d] %s(", t.tid, t.k.Syscalls.Name(sysno))
-	if sc == nil {
-		// Unknown to the table: show all six registers.
-		for i := range args {
-			if i > 0 {
-				b.WriteString(", ")
+// exit completes out, from enter, once the call has returned ret or err,
+// and returns the result as strace shows it. What a failed call was to
+// write is shown as the address it was given.
+func (d argDecoder) exit(sc *Syscall, args SyscallArguments, out []string, ret uintptr, err error) string {
+	if sc != nil {
+		for i, f := range sc.Args {
+			switch {
+			case !f.post():
+			case err == nil:
+				out[i] = d.format(f, i, args, int64(ret))
+			default:
+				out[i] = d.format(Hex, i, args, 0)
 			}
-			fmt.Fprintf(&b, "%#x", args[i].Value)
 		}
 	}
-	for i, s := range enter {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if f := sc.Args[i]; (f == ReadBuffer || f == ReadIOVec) && err == nil {
-			s = t.formatArg(f, i, args, int64(ret))
-		} else if s == "" {
-			s = fmt.Sprintf("%#x", args[i].Value)
-		}
-		b.WriteString(s)
-	}
-	b.WriteString(") = ")
-	switch {
-	case err != nil:
-		errno := err.(unix.Errno)
-		fmt.Fprintf(&b, "-1 %s (%s)", unix.ErrnoName(errno), errno.Error())
-	case sc != nil && sc.Ret == RetNone:
-		b.WriteString("?")
-	case sc != nil && sc.Ret == RetHex:
-		fmt.Fprintf(&b, "%#x", ret)
-	default:
-		fmt.Fprintf(&b, "%d", int64(ret))
-	}
-	fmt.Fprintf(&b, " (%v)", d.Round(100*time.Nanosecond))
-	t.k.Log.Info(b.String())
+	return formatReturn(sc, ret, err)
 }
 
-// formatArg renders argument i in format f; n is the return value, for
-// buffers filled by the call.
-func (t *Task) formatArg(f ArgFormat, i int, args SyscallArguments, n int64) string {
+// formatReturn shows a call's result: the value in the entry's RetFormat,
+// or -1 and the errno, as strace does.
+func formatReturn(sc *Syscall, ret uintptr, err error) string {
+	var errno unix.Errno
+	switch {
+	case errors.As(err, &errno):
+		if name := unix.ErrnoName(errno); name != "" {
+			return fmt.Sprintf("-1 %s (%s)", name, errno.Error())
+		}
+		return fmt.Sprintf("-1 errno %d", int(errno))
+	case err != nil:
+		return "-1 (" + err.Error() + ")"
+	case sc != nil && sc.Ret == RetNone:
+		return "?"
+	case sc != nil && sc.Ret == RetHex:
+		return fmt.Sprintf("%#x", ret)
+	}
+	return strconv.FormatInt(int64(ret), 10)
+}
+
+// straceLine is the --strace line of a call by task tid.
+func straceLine(tid ThreadID, name string, args []string, ret string, d time.Duration) string {
+	return fmt.Sprintf("[%4d] %s(%s) = %s (%v)", tid, name, strings.Join(args, ", "), ret, d.Round(100*time.Nanosecond))
+}
+
+// format renders argument i in format f; ret is the return value, for
+// formats shown after a successful call.
+func (d argDecoder) format(f ArgFormat, i int, args SyscallArguments, ret int64) string {
 	a := args[i]
-	next := func() SyscallArgument {
-		if i+1 < len(args) {
-			return args[i+1]
+	// arg returns argument j, or zero past the end.
+	arg := func(j int) SyscallArgument {
+		if j >= 0 && j < len(args) {
+			return args[j]
 		}
 		return SyscallArgument{}
 	}
@@ -158,153 +276,142 @@ func (t *Task) formatArg(f ArgFormat, i int, args SyscallArguments, n int64) str
 		}
 		return strconv.FormatInt(int64(a.Int()), 10)
 	case Path:
-		return t.formatPath(a.Pointer())
+		return d.path(a.Pointer())
 	case WriteBuffer:
-		return t.formatBuffer(a.Pointer(), int64(next().SizeT()))
+		return d.buffer(a.Pointer(), int64(arg(i+1).SizeT()))
 	case ReadBuffer:
-		return t.formatBuffer(a.Pointer(), n)
+		return d.buffer(a.Pointer(), ret)
 	case WriteIOVec:
-		return t.formatIOVec(a.Pointer(), int(next().Int()), -1)
+		return d.iovecs(a.Pointer(), int(arg(i+1).Int()), -1)
 	case ReadIOVec:
-		return t.formatIOVec(a.Pointer(), int(next().Int()), n)
+		return d.iovecs(a.Pointer(), int(arg(i+1).Int()), ret)
 	case OpenFlags:
-		return formatOpenFlags(uint64(a.Value))
+		return formatOpenFlags(uint64(a.Uint()))
 	case MmapProt:
 		return formatFlags(uint64(a.Value), mmapProtNames, "PROT_NONE")
 	case MmapFlags:
 		return formatFlags(uint64(a.Value), mmapFlagNames, "0")
 	case Signal:
-		if name := unix.SignalName(unix.Signal(a.Int())); name != "" {
+		return signalName(int(a.Int()))
+	case Timespec, PostTimespec:
+		return d.timespec(a.Pointer())
+	case CloneFlags:
+		return formatCloneFlags(a.Uint64())
+	case FutexOp:
+		return formatFutexOp(a.Uint64())
+	case FutexTimeout:
+		switch op := arg(1).Uint64(); {
+		case futexHasTimeout(op):
+			return d.timespec(a.Pointer())
+		case futexHasVal2(op):
+			return strconv.FormatUint(uint64(a.Uint()), 10)
+		}
+	case FutexVal3:
+		switch arg(1).Uint64() & futexCmdMask & 0xffffffff {
+		case futexWakeOp:
+			return formatFutexWakeOp(a.Uint64())
+		case futexCmpRequeue, futexCmpRequeuePI:
+			return strconv.FormatUint(uint64(a.Uint()), 10)
+		case futexWaitBitset, futexWakeBitset:
+			return fmt.Sprintf("%#x", a.Uint())
+		}
+	case SigActionPtr, PostSigActionPtr:
+		return d.sigAction(a.Pointer())
+	case SigSet, PostSigSet:
+		return d.sigSet(a.Pointer())
+	case SigHow:
+		return formatValue(uint64(a.Uint()), sigHowNames)
+	case SigAltStack, PostSigAltStack:
+		return d.sigAltStack(a.Pointer())
+	case Stat:
+		return d.stat(a.Pointer())
+	case AtFlags:
+		return formatFlags(uint64(a.Uint()), atFlagNames, "0")
+	case WaitStatus:
+		if ret == 0 {
+			// WNOHANG and nothing to report: the status is untouched.
+			break
+		}
+		return d.waitStatus(a.Pointer())
+	case Wait4Options:
+		return formatFlags(uint64(a.Uint()), waitOptionNames, "0")
+	case WaitidOptions:
+		return formatFlags(uint64(a.Uint()), waitidOptionNames, "0")
+	case IDType:
+		return formatValue(uint64(a.Uint()), idTypeNames)
+	case PipeFDs:
+		return d.pipeFDs(a.Pointer())
+	case ExecveVector:
+		return d.vector(a.Pointer())
+	case ArchPrctlCode:
+		if name, ok := lookupValue(uint64(a.Uint()), archPrctlNames); ok {
+			return name
+		}
+	case ArchPrctlAddr:
+		switch arg(0).Uint() {
+		case archGetFS, archGetGS:
+			return d.int64At(a.Pointer())
+		}
+	case PrctlOption:
+		if name, ok := lookupValue(uint64(a.Uint()), prctlNames); ok {
 			return name
 		}
 		return strconv.FormatInt(int64(a.Int()), 10)
-	case Timespec:
-		if a.Value == 0 {
-			return "NULL"
+	case PrctlArg:
+		switch arg(0).Uint() {
+		case unix.PR_SET_NAME, unix.PR_GET_NAME:
+			// TASK_COMM_LEN: 16 bytes, the NUL included.
+			b := make([]byte, 16)
+			n, _ := d.mem.CopyInBytes(a.Pointer(), b)
+			if n == 0 {
+				break
+			}
+			name, _, _ := strings.Cut(string(b[:n]), "\x00")
+			return strconv.Quote(name)
+		case unix.PR_SET_PDEATHSIG:
+			return signalName(int(a.Int()))
 		}
-		var ts unix.Timespec
-		if _, err := t.CopyIn(a.Pointer(), &ts); err != nil {
-			return fmt.Sprintf("%#x", a.Value)
+	case FcntlCmd:
+		return formatValue(uint64(a.Uint()), fcntlNames)
+	case FcntlArg:
+		switch arg(1).Uint() {
+		case unix.F_SETFD:
+			return formatFlags(uint64(a.Uint()), fdFlagNames, "0")
+		case unix.F_SETFL:
+			return formatOpenFlags(uint64(a.Uint()))
+		case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC, unix.F_SETOWN, unix.F_SETPIPE_SZ, unix.F_SETLEASE, unix.F_NOTIFY:
+			return strconv.FormatInt(int64(a.Int()), 10)
+		case unix.F_SETSIG:
+			return signalName(int(a.Int()))
 		}
-		return fmt.Sprintf("{tv_sec=%d, tv_nsec=%d}", ts.Sec, ts.Nsec)
-	default:
-		if a.Value == 0 {
-			return "NULL"
+	case IoctlRequest:
+		if name, ok := lookupValue(uint64(a.Uint()), ioctlNames); ok {
+			return name
 		}
-		return fmt.Sprintf("%#x", a.Value)
+	case ClockID:
+		return formatClockID(a.Uint64())
+	case TimerFlags:
+		return formatFlags(uint64(a.Uint()), timerFlagNames, "0")
+	case RlimitResource:
+		return formatValue(uint64(a.Uint()), rlimitNames)
+	case RlimitPtr, PostRlimitPtr:
+		return d.rlimit(a.Pointer())
+	case MadviseAdvice:
+		return formatValue(uint64(a.Uint()), madviseNames)
+	case Whence:
+		return formatValue(uint64(a.Uint()), whenceNames)
+	case MremapFlags:
+		return formatFlags(a.Uint64(), mremapFlagNames, "0")
+	case GetrandomFlags:
+		return formatFlags(uint64(a.Uint()), getrandomFlagNames, "0")
 	}
-}
-
-// formatPath reads a path for display.
-func (t *Task) formatPath(addr usermem.Addr) string {
-	if addr == 0 {
+	// Hex, and the cases above that found nothing better to show: a
+	// zero pointer is NULL, a zero value 0.
+	switch {
+	case a.Value != 0:
+		return fmt.Sprintf("%#x", a.Value)
+	case f == Hex || f.post():
 		return "NULL"
 	}
-	s, err := t.CopyInString(addr, unix.PathMax)
-	if err != nil {
-		return fmt.Sprintf("%#x (%v)", addr, err)
-	}
-	return strconv.Quote(s)
-}
-
-// formatBuffer reads up to LogSize bytes of a buffer for display.
-func (t *Task) formatBuffer(addr usermem.Addr, length int64) string {
-	if length < 0 {
-		return fmt.Sprintf("%#x", addr)
-	}
-	limit := int64(t.k.Strace.logSize())
-	buf := make([]byte, min(length, limit))
-	n, _ := t.CopyInBytes(addr, buf)
-	s := strconv.Quote(string(buf[:n]))
-	if int64(n) < length {
-		s += "..."
-	}
-	return s
-}
-
-// formatIOVec shows the iovecs at addr, with their contents up to LogSize
-// bytes in all; n limits the contents to what a read filled (-1: all).
-func (t *Task) formatIOVec(addr usermem.Addr, count int, n int64) string {
-	if count < 0 || count > UIOMaxIOV {
-		return fmt.Sprintf("%#x (invalid iovcnt %d)", addr, count)
-	}
-	ars, err := t.CopyInIovecs(addr, count)
-	if err != nil {
-		return fmt.Sprintf("%#x (%v)", addr, err)
-	}
-	budget := int64(t.k.Strace.logSize())
-	if n >= 0 && n < budget {
-		budget = n
-	}
-	var parts []string
-	for !ars.IsEmpty() {
-		ar := ars.Head()
-		ars = ars.Tail()
-		show := min(int64(ar.Length()), budget)
-		budget -= show
-		buf := make([]byte, show)
-		got, _ := t.CopyInBytes(ar.Start, buf)
-		s := strconv.Quote(string(buf[:got]))
-		if int64(got) < int64(ar.Length()) {
-			s += "..."
-		}
-		parts = append(parts, fmt.Sprintf("{%#x, %d, %s}", ar.Start, ar.Length(), s))
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}
-
-// flagName pairs a flag bit with its name.
-type flagName struct {
-	bit  uint64
-	name string
-}
-
-var mmapProtNames = []flagName{
-	{unix.PROT_READ, "PROT_READ"}, {unix.PROT_WRITE, "PROT_WRITE"}, {unix.PROT_EXEC, "PROT_EXEC"},
-	{unix.PROT_GROWSDOWN, "PROT_GROWSDOWN"}, {unix.PROT_GROWSUP, "PROT_GROWSUP"},
-}
-
-var mmapFlagNames = []flagName{
-	{unix.MAP_SHARED, "MAP_SHARED"}, {unix.MAP_PRIVATE, "MAP_PRIVATE"}, {unix.MAP_FIXED, "MAP_FIXED"},
-	{unix.MAP_ANONYMOUS, "MAP_ANONYMOUS"}, {unix.MAP_32BIT, "MAP_32BIT"}, {unix.MAP_GROWSDOWN, "MAP_GROWSDOWN"},
-	{unix.MAP_DENYWRITE, "MAP_DENYWRITE"}, {unix.MAP_EXECUTABLE, "MAP_EXECUTABLE"}, {unix.MAP_LOCKED, "MAP_LOCKED"},
-	{unix.MAP_NORESERVE, "MAP_NORESERVE"}, {unix.MAP_POPULATE, "MAP_POPULATE"}, {unix.MAP_NONBLOCK, "MAP_NONBLOCK"},
-	{unix.MAP_STACK, "MAP_STACK"}, {unix.MAP_HUGETLB, "MAP_HUGETLB"}, {unix.MAP_FIXED_NOREPLACE, "MAP_FIXED_NOREPLACE"},
-}
-
-var openFlagNames = []flagName{
-	{unix.O_CREAT, "O_CREAT"}, {unix.O_EXCL, "O_EXCL"}, {unix.O_NOCTTY, "O_NOCTTY"}, {unix.O_TRUNC, "O_TRUNC"},
-	{unix.O_APPEND, "O_APPEND"}, {unix.O_NONBLOCK, "O_NONBLOCK"}, {unix.O_DSYNC, "O_DSYNC"}, {unix.O_ASYNC, "O_ASYNC"},
-	{unix.O_DIRECT, "O_DIRECT"}, {unix.O_LARGEFILE, "O_LARGEFILE"}, {unix.O_DIRECTORY, "O_DIRECTORY"},
-	{unix.O_NOFOLLOW, "O_NOFOLLOW"}, {unix.O_NOATIME, "O_NOATIME"}, {unix.O_CLOEXEC, "O_CLOEXEC"},
-	{unix.O_PATH, "O_PATH"}, {unix.O_TMPFILE &^ unix.O_DIRECTORY, "O_TMPFILE"}, {unix.O_SYNC &^ unix.O_DSYNC, "O_SYNC"},
-}
-
-// formatFlags joins the names of the bits set in v, then any bits left in
-// hex; zero is shown as none.
-func formatFlags(v uint64, names []flagName, none string) string {
-	var parts []string
-	for _, fn := range names {
-		if v&fn.bit == fn.bit && fn.bit != 0 {
-			parts = append(parts, fn.name)
-			v &^= fn.bit
-		}
-	}
-	if v != 0 {
-		parts = append(parts, fmt.Sprintf("%#x", v))
-	}
-	if len(parts) == 0 {
-		return none
-	}
-	return strings.Join(parts, "|")
-}
-
-// formatOpenFlags shows open(2) flags: the access mode, then the rest.
-func formatOpenFlags(v uint64) string {
-	modes := []string{"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"}
-	s := modes[v&unix.O_ACCMODE]
-	if rest := formatFlags(v&^unix.O_ACCMODE, openFlagNames, ""); rest != "" {
-		s += "|" + rest
-	}
-	return s
+	return "0"
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -19,6 +20,10 @@ func (t *Task) run() {
 	// the host kills the stub (PTRACE_O_EXITKILL).
 	runtime.LockOSThread()
 	defer t.exit()
+	obs := t.newTaskObserver()
+	if obs != nil {
+		defer obs.taskExit()
+	}
 	for !t.exitRequested && !t.tg.mustLeave(t) {
 		t.clearInterrupt()
 		t.deliverSignals()
@@ -30,18 +35,24 @@ func (t *Task) run() {
 			t.k.sentryError(t, err)
 			return
 		}
+		if obs != nil {
+			obs.beforeSwitch()
+		}
 		ev, err := t.pctx.Switch(as)
+		if obs != nil {
+			obs.afterSwitch()
+		}
 		if err != nil {
 			t.k.sentryError(t, err)
 			return
 		}
 		switch ev.Type {
 		case platform.EventSyscall:
-			t.doSyscall(ev.Sysno)
+			t.doSyscall(ev.Sysno, obs)
 		case platform.EventSyscall32:
 			t.refuseSyscall32(ev.Sysno)
 		case platform.EventFault:
-			t.handleFault(&ev)
+			t.handleFault(&ev, obs)
 		case platform.EventSignal:
 			t.forceSignal(&ev.Signal)
 		case platform.EventInterrupt:
@@ -62,9 +73,18 @@ func (t *Task) refuseSyscall32(sysno uintptr) {
 // handleFault resolves a page fault, or turns it into the signal Linux
 // would raise: SIGSEGV with SEGV_MAPERR where nothing is mapped,
 // SEGV_ACCERR where the mapping forbids the access, SIGBUS past the end of
-// a mapped file.
-func (t *Task) handleFault(ev *platform.Event) {
+// a mapped file. obs, if not nil, sees the fault.
+func (t *Task) handleFault(ev *platform.Event, obs *taskObserver) {
+	var kind mm.FaultKind
+	var start time.Time
+	if obs != nil {
+		kind = t.mm.ClassifyFault(ev.Addr, ev.Access)
+		start = time.Now()
+	}
 	err := t.mm.HandleUserFault(t, ev.Addr, ev.Access)
+	if obs != nil {
+		obs.fault(ev, kind, err, time.Since(start))
+	}
 	if err == nil {
 		return
 	}

@@ -2,23 +2,19 @@ package kernel
 
 import (
 	"errors"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // doSyscall runs the system call the task stopped at and puts the result in
 // rax. The instruction pointer is already past the syscall instruction.
-func (t *Task) doSyscall(sysno uintptr) {
+// obs, if not nil, sees the call before and after the handler.
+func (t *Task) doSyscall(sysno uintptr, obs *taskObserver) {
 	regs := t.Regs()
 	args := SyscallArguments{{uintptr(regs.Rdi)}, {uintptr(regs.Rsi)}, {uintptr(regs.Rdx)}, {uintptr(regs.R10)}, {uintptr(regs.R8)}, {uintptr(regs.R9)}}
 	sc := t.k.Syscalls.Lookup(sysno)
-	tracing := t.k.Strace != nil && t.k.Strace.traces(sysno)
-	var start time.Time
-	var enter []string
-	if tracing {
-		start = time.Now()
-		enter = t.straceEnter(sc, args)
+	if obs != nil {
+		obs.enter(sysno, sc, args)
 	}
 
 	var ret uintptr
@@ -51,7 +47,7 @@ func (t *Task) doSyscall(sysno uintptr) {
 	} else {
 		regs.Rax = uint64(ret)
 	}
-	if tracing {
-		t.straceExit(sysno, sc, args, enter, ret, err, time.Since(start))
+	if obs != nil {
+		obs.exit(ret, err)
 	}
 }
