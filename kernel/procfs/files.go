@@ -61,17 +61,21 @@ func (o *openFlags) SetStatusFlags(flags uint32) error {
 }
 
 // seekTo returns the offset lseek(2) with offset and whence moves a file
-// at cur to, for files that, like Linux's seq_files and directories, seek
-// from the start or the current offset only.
-func seekTo(cur, offset int64, whence int) (int64, error) {
+// at cur to, in mode. Directories seek as seq_files do.
+func seekTo(mode seekMode, cur, offset int64, whence int) (int64, error) {
 	switch whence {
 	case unix.SEEK_SET:
 	case unix.SEEK_CUR:
 		offset += cur
+	case unix.SEEK_END:
+		// The size is 0.
+		if mode == seekSeq {
+			return 0, unix.EINVAL
+		}
 	default:
 		return 0, unix.EINVAL
 	}
-	if offset < 0 {
+	if offset < 0 || mode == seekSized && offset > maxNonLFS {
 		return 0, unix.EINVAL
 	}
 	return offset, nil
@@ -147,7 +151,7 @@ func (f *seqFile) Write(ctx context.Context, src usermem.IOSequence, offset int6
 func (f *seqFile) Seek(offset int64, whence int) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	off, err := seekTo(f.off, offset, whence)
+	off, err := seekTo(f.n.seek, f.off, offset, whence)
 	if err != nil {
 		return 0, err
 	}
@@ -257,7 +261,7 @@ func (d *dirFile) Write(ctx context.Context, src usermem.IOSequence, offset int6
 func (d *dirFile) Seek(offset int64, whence int) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	off, err := seekTo(d.off, offset, whence)
+	off, err := seekTo(seekSeq, d.off, offset, whence)
 	if err != nil {
 		return 0, err
 	}

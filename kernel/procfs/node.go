@@ -83,11 +83,35 @@ type node struct {
 	// (/proc/PID/comm).
 	write func(ctx context.Context, src usermem.IOSequence) (int64, error)
 
+	// seek is how lseek(2) moves in a regular file.
+	seek seekMode
+
 	// writeErr is what writing a regular file without write fails with:
 	// EIO for the system's files, EINVAL for a process's, as Linux's
 	// proc_create files and seq_files answer.
 	writeErr error
 }
+
+// seekMode is how lseek(2) moves in a file of /proc: Linux's files use
+// one of three functions, and programs can tell them apart.
+type seekMode int
+
+const (
+	// seekSeq is seq_lseek, for most files: from the start or the current
+	// offset, anywhere; SEEK_END fails with EINVAL.
+	seekSeq seekMode = iota
+	// seekSized is generic_file_llseek on /proc, whose files say they
+	// are empty and at most 2 GiB long: SEEK_END counts from 0, and no
+	// offset goes past 2^31-1 (/proc/PID/cmdline and environ).
+	seekSized
+	// seekAny is default_llseek, for /proc/sys: like seekSized, without
+	// the limit.
+	seekAny
+)
+
+// maxNonLFS is the largest offset of a file without O_LARGEFILE support:
+// the s_maxbytes of Linux's /proc.
+const maxNonLFS = 1<<31 - 1
 
 // magicLink is how a magic link reaches its object.
 type magicLink struct {

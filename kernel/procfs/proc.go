@@ -135,7 +135,7 @@ func (f *FS) sysDir() *node {
 		// Root may write hostname on Linux; the sandbox has no host
 		// name of its own to change, so it is read-only here.
 		n := f.genNode("/proc/sys/kernel/"+name, 0o444, unix.EACCES, gen)
-		n.sysctl = true
+		n.sysctl, n.seek = true, seekAny
 		return n
 	}
 	kern := dirNode("/proc/sys/kernel", 0o555, staticNodes(

@@ -55,10 +55,10 @@ func (f *FS) processDir(tg *kernel.ThreadGroup, t *kernel.Task, p string) *node 
 		}
 		return append(nodes,
 			pr.fdDir(),
-			pr.file("environ", 0o400, pr.environ),
+			pr.sizedFile("environ", 0o400, pr.environ),
 			pr.file("status", 0o444, pr.status),
 			pr.commFile(),
-			pr.file("cmdline", 0o444, pr.cmdline),
+			pr.sizedFile("cmdline", 0o444, pr.cmdline),
 			pr.file("stat", 0o444, pr.stat),
 			pr.file("statm", 0o444, pr.statm),
 			pr.file("maps", 0o444, pr.maps),
@@ -83,6 +83,15 @@ func (pr *proc) dir(p string, perm uint32, list func() []*node) *node {
 func (pr *proc) file(name string, perm uint32, gen func(reader *kernel.Task) ([]byte, error)) *node {
 	n := pr.fs.genNode(pr.path+"/"+name, perm, unix.EINVAL, gen)
 	n.uid, n.gid = pr.uid, pr.gid
+	return n
+}
+
+// sizedFile is file, for the files that Linux reads straight from the
+// process's memory rather than through a seq_file, and which seek as
+// files of size 0.
+func (pr *proc) sizedFile(name string, perm uint32, gen func(reader *kernel.Task) ([]byte, error)) *node {
+	n := pr.file(name, perm, gen)
+	n.seek = seekSized
 	return n
 }
 

@@ -302,6 +302,28 @@ func TestSeqFile(t *testing.T) {
 	if got := readAll(t, file, 100); string(got) != "56789abcdef" {
 		t.Errorf("read after seeking to 5: %q", got)
 	}
+	for _, c := range []struct {
+		mode   seekMode
+		off    int64
+		whence int
+		want   int64
+		err    error
+	}{
+		{seekSized, 3, unix.SEEK_END, 3, nil},
+		{seekSized, -1, unix.SEEK_END, 0, unix.EINVAL},
+		{seekSized, 1 << 31, unix.SEEK_SET, 0, unix.EINVAL},
+		{seekSized, 1<<31 - 1, unix.SEEK_SET, 1<<31 - 1, nil},
+		{seekAny, 1 << 40, unix.SEEK_SET, 1 << 40, nil},
+		{seekAny, 7, unix.SEEK_END, 7, nil},
+		{seekSeq, 1 << 40, unix.SEEK_SET, 1 << 40, nil},
+		{seekSeq, 0, unix.SEEK_DATA, 0, unix.EINVAL},
+	} {
+		sn := &node{path: "/proc/test", typ: unix.DT_REG, seek: c.mode}
+		f := newSeqFile(sn, unix.Stat_t{}, unix.O_RDONLY, data)
+		if got, err := f.Seek(c.off, c.whence); got != c.want || err != c.err {
+			t.Errorf("mode %d: Seek(%d, %d) = %d, %v, want %d, %v", c.mode, c.off, c.whence, got, err, c.want, c.err)
+		}
+	}
 
 	if _, err := file.Write(ctx, usermem.BytesIOSequence(buf), -1); err != unix.EBADF {
 		t.Errorf("write on O_RDONLY: %v, want EBADF", err)
