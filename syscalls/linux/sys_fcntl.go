@@ -11,7 +11,7 @@ func registerFcntl(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_DUP2, kernel.Syscall{Fn: Dup2, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.FD}})
 	t.Register(unix.SYS_DUP3, kernel.Syscall{Fn: Dup3, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.FD, kernel.OpenFlags}})
 	t.Register(unix.SYS_FCNTL, kernel.Syscall{Fn: Fcntl, Support: kernel.Partial, Note: "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; no locks yet",
-		Args: []kernel.ArgFormat{kernel.FD, kernel.Int, kernel.Hex}})
+		Args: []kernel.ArgFormat{kernel.FD, kernel.FcntlCmd, kernel.FcntlArg}})
 }
 
 // fileLimit returns RLIMIT_NOFILE, the bound on descriptor numbers.

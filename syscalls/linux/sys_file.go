@@ -12,9 +12,9 @@ import (
 
 func registerFile(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_CLOSE, kernel.Syscall{Fn: Close, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD}})
-	t.Register(unix.SYS_FSTAT, kernel.Syscall{Fn: Fstat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Hex}})
-	t.Register(unix.SYS_NEWFSTATAT, kernel.Syscall{Fn: Newfstatat, Support: kernel.Partial, Note: "paths are the host's", Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Hex, kernel.Hex}})
-	t.Register(unix.SYS_IOCTL, kernel.Syscall{Fn: Ioctl, Support: kernel.Partial, Note: "TCGETS and TIOCGWINSZ on host terminals", Args: []kernel.ArgFormat{kernel.FD, kernel.Hex, kernel.Hex}})
+	t.Register(unix.SYS_FSTAT, kernel.Syscall{Fn: Fstat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Stat}})
+	t.Register(unix.SYS_NEWFSTATAT, kernel.Syscall{Fn: Newfstatat, Support: kernel.Partial, Note: "paths are the host's", Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Stat, kernel.AtFlags}})
+	t.Register(unix.SYS_IOCTL, kernel.Syscall{Fn: Ioctl, Support: kernel.Partial, Note: "TCGETS and TIOCGWINSZ on host terminals", Args: []kernel.ArgFormat{kernel.FD, kernel.IoctlRequest, kernel.Hex}})
 	t.Register(unix.SYS_READLINK, kernel.Syscall{Fn: Readlink, Support: kernel.Partial, Note: "/proc/self/exe and host paths", Args: []kernel.ArgFormat{kernel.Path, kernel.ReadBuffer, kernel.Int}})
 	t.Register(unix.SYS_READLINKAT, kernel.Syscall{Fn: Readlinkat, Support: kernel.Partial, Note: "/proc/self/exe and host paths", Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.ReadBuffer, kernel.Int}})
 }

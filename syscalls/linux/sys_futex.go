@@ -12,7 +12,7 @@ import (
 )
 
 func registerFutex(t *kernel.SyscallTable) {
-	t.Register(unix.SYS_FUTEX, kernel.Syscall{Fn: Futex, Support: kernel.Partial, Note: "no PI futexes", Args: []kernel.ArgFormat{kernel.Hex, kernel.Int, kernel.Int, kernel.Timespec, kernel.Hex, kernel.Int}})
+	t.Register(unix.SYS_FUTEX, kernel.Syscall{Fn: Futex, Support: kernel.Partial, Note: "no PI futexes", Args: []kernel.ArgFormat{kernel.Hex, kernel.FutexOp, kernel.Int, kernel.FutexTimeout, kernel.Hex, kernel.FutexVal3}})
 }
 
 // futex(2) operations and flags, from <linux/futex.h> (not in

@@ -12,7 +12,7 @@ import (
 )
 
 func registerMisc(t *kernel.SyscallTable) {
-	t.Register(unix.SYS_GETRANDOM, kernel.Syscall{Fn: Getrandom, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Hex}})
+	t.Register(unix.SYS_GETRANDOM, kernel.Syscall{Fn: Getrandom, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.GetrandomFlags}})
 	t.Register(unix.SYS_UNAME, kernel.Syscall{Fn: Uname, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}})
 	t.Register(unix.SYS_SCHED_GETAFFINITY, kernel.Syscall{Fn: SchedGetaffinity, Support: kernel.Partial, Note: "reports the host's CPUs", Args: []kernel.ArgFormat{kernel.Int, kernel.Uint, kernel.Hex}})
 	t.Register(unix.SYS_SCHED_YIELD, kernel.Syscall{Fn: SchedYield, Support: kernel.Full})

@@ -15,9 +15,9 @@ func registerMMap(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_MUNMAP, kernel.Syscall{Fn: Munmap, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint}})
 	t.Register(unix.SYS_MPROTECT, kernel.Syscall{Fn: Mprotect, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.MmapProt}})
 	t.Register(unix.SYS_MREMAP, kernel.Syscall{Fn: Mremap, Support: kernel.Partial, Note: "no MREMAP_DONTUNMAP",
-		Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Uint, kernel.Hex, kernel.Hex}, Ret: kernel.RetHex})
+		Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Uint, kernel.MremapFlags, kernel.Hex}, Ret: kernel.RetHex})
 	t.Register(unix.SYS_MADVISE, kernel.Syscall{Fn: Madvise, Support: kernel.Partial, Note: "advice other than MADV_DONTNEED is accepted and ignored",
-		Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Int}})
+		Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.MadviseAdvice}})
 }
 
 // Brk implements brk(2). It always returns the resulting break: the

@@ -9,9 +9,9 @@ import (
 )
 
 func registerPipe(t *kernel.SyscallTable) {
-	t.Register(unix.SYS_PIPE, kernel.Syscall{Fn: Pipe, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}})
+	t.Register(unix.SYS_PIPE, kernel.Syscall{Fn: Pipe, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.PipeFDs}})
 	t.Register(unix.SYS_PIPE2, kernel.Syscall{Fn: Pipe2, Support: kernel.Partial, Note: "no O_DIRECT (packet mode)",
-		Args: []kernel.ArgFormat{kernel.Hex, kernel.OpenFlags}})
+		Args: []kernel.ArgFormat{kernel.PipeFDs, kernel.OpenFlags}})
 }
 
 // Pipe implements pipe(2).

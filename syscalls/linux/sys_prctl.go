@@ -11,7 +11,7 @@ import (
 func registerPrctl(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_PRCTL, kernel.Syscall{Fn: Prctl, Support: kernel.Partial,
 		Note: "PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_SET_DUMPABLE, PR_GET_NO_NEW_PRIVS, PR_SET_NO_NEW_PRIVS",
-		Args: []kernel.ArgFormat{kernel.Int, kernel.Hex, kernel.Hex, kernel.Hex, kernel.Hex}})
+		Args: []kernel.ArgFormat{kernel.PrctlOption, kernel.PrctlArg, kernel.Hex, kernel.Hex, kernel.Hex}})
 }
 
 // taskCommLen is TASK_COMM_LEN: a task name holds 15 bytes and a NUL.

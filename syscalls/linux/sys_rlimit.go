@@ -7,9 +7,9 @@ import (
 )
 
 func registerLimits(t *kernel.SyscallTable) {
-	t.Register(unix.SYS_PRLIMIT64, kernel.Syscall{Fn: Prlimit64, Support: kernel.Partial, Note: "own process only", Args: []kernel.ArgFormat{kernel.Int, kernel.Int, kernel.Hex, kernel.Hex}})
-	t.Register(unix.SYS_GETRLIMIT, kernel.Syscall{Fn: Getrlimit, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Hex}})
-	t.Register(unix.SYS_SETRLIMIT, kernel.Syscall{Fn: Setrlimit, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Hex}})
+	t.Register(unix.SYS_PRLIMIT64, kernel.Syscall{Fn: Prlimit64, Support: kernel.Partial, Note: "own process only", Args: []kernel.ArgFormat{kernel.Int, kernel.RlimitResource, kernel.RlimitPtr, kernel.PostRlimitPtr}})
+	t.Register(unix.SYS_GETRLIMIT, kernel.Syscall{Fn: Getrlimit, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.RlimitResource, kernel.PostRlimitPtr}})
+	t.Register(unix.SYS_SETRLIMIT, kernel.Syscall{Fn: Setrlimit, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.RlimitResource, kernel.RlimitPtr}})
 }
 
 // Prlimit64 implements prlimit64(2) for the calling process.

@@ -11,17 +11,17 @@ import (
 )
 
 func registerSignal(t *kernel.SyscallTable) {
-	t.Register(unix.SYS_RT_SIGACTION, kernel.Syscall{Fn: RtSigaction, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Signal, kernel.Hex, kernel.Hex, kernel.Uint}})
-	t.Register(unix.SYS_RT_SIGPROCMASK, kernel.Syscall{Fn: RtSigprocmask, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Hex, kernel.Hex, kernel.Uint}})
-	t.Register(unix.SYS_SIGALTSTACK, kernel.Syscall{Fn: Sigaltstack, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Hex}})
+	t.Register(unix.SYS_RT_SIGACTION, kernel.Syscall{Fn: RtSigaction, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Signal, kernel.SigActionPtr, kernel.PostSigActionPtr, kernel.Uint}})
+	t.Register(unix.SYS_RT_SIGPROCMASK, kernel.Syscall{Fn: RtSigprocmask, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.SigHow, kernel.SigSet, kernel.PostSigSet, kernel.Uint}})
+	t.Register(unix.SYS_SIGALTSTACK, kernel.Syscall{Fn: Sigaltstack, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.SigAltStack, kernel.PostSigAltStack}})
 	t.Register(unix.SYS_RT_SIGRETURN, kernel.Syscall{Fn: RtSigreturn, Support: kernel.Full, NoRestart: true})
 	t.Register(unix.SYS_KILL, kernel.Syscall{Fn: Kill, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Signal}})
 	t.Register(unix.SYS_TKILL, kernel.Syscall{Fn: Tkill, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Signal}})
 	t.Register(unix.SYS_TGKILL, kernel.Syscall{Fn: Tgkill, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Int, kernel.Signal}})
-	t.Register(unix.SYS_RT_SIGPENDING, kernel.Syscall{Fn: RtSigpending, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint}})
-	t.Register(unix.SYS_RT_SIGSUSPEND, kernel.Syscall{Fn: RtSigsuspend, Support: kernel.Full, NoSARestart: true, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint}})
+	t.Register(unix.SYS_RT_SIGPENDING, kernel.Syscall{Fn: RtSigpending, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.PostSigSet, kernel.Uint}})
+	t.Register(unix.SYS_RT_SIGSUSPEND, kernel.Syscall{Fn: RtSigsuspend, Support: kernel.Full, NoSARestart: true, Args: []kernel.ArgFormat{kernel.SigSet, kernel.Uint}})
 	t.Register(unix.SYS_PAUSE, kernel.Syscall{Fn: Pause, Support: kernel.Full, NoSARestart: true})
-	t.Register(unix.SYS_RT_SIGTIMEDWAIT, kernel.Syscall{Fn: RtSigtimedwait, Support: kernel.Full, NoRestart: true, Args: []kernel.ArgFormat{kernel.Hex, kernel.Hex, kernel.Timespec, kernel.Uint}})
+	t.Register(unix.SYS_RT_SIGTIMEDWAIT, kernel.Syscall{Fn: RtSigtimedwait, Support: kernel.Full, NoRestart: true, Args: []kernel.ArgFormat{kernel.SigSet, kernel.Hex, kernel.Timespec, kernel.Uint}})
 	t.Register(unix.SYS_RT_SIGQUEUEINFO, kernel.Syscall{Fn: RtSigqueueinfo, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Signal, kernel.Hex}})
 	t.Register(unix.SYS_RT_TGSIGQUEUEINFO, kernel.Syscall{Fn: RtTgsigqueueinfo, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Int, kernel.Signal, kernel.Hex}})
 }

@@ -15,7 +15,7 @@ func registerThread(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_SET_TID_ADDRESS, kernel.Syscall{Fn: SetTidAddress, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}})
 	t.Register(unix.SYS_SET_ROBUST_LIST, kernel.Syscall{Fn: SetRobustList, Support: kernel.Partial, Note: "recorded, not yet walked at exit", Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint}})
 	t.Register(unix.SYS_RSEQ, kernel.Syscall{Support: kernel.Unimplemented, Note: "ENOSYS: libcs fall back to plain sched_getcpu", Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Hex, kernel.Hex}})
-	t.Register(unix.SYS_ARCH_PRCTL, kernel.Syscall{Fn: ArchPrctl, Support: kernel.Partial, Note: "FS and GS bases only", Args: []kernel.ArgFormat{kernel.Hex, kernel.Hex}})
+	t.Register(unix.SYS_ARCH_PRCTL, kernel.Syscall{Fn: ArchPrctl, Support: kernel.Partial, Note: "FS and GS bases only", Args: []kernel.ArgFormat{kernel.ArchPrctlCode, kernel.ArchPrctlAddr}})
 }
 
 // Exit implements exit(2): the calling thread ends.

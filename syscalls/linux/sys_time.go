@@ -10,12 +10,12 @@ import (
 )
 
 func registerTime(t *kernel.SyscallTable) {
-	t.Register(unix.SYS_CLOCK_GETTIME, kernel.Syscall{Fn: ClockGettime, Support: kernel.Partial, Note: "CPU-time clocks count time since the sandbox started", Args: []kernel.ArgFormat{kernel.Int, kernel.Hex}})
-	t.Register(unix.SYS_CLOCK_GETRES, kernel.Syscall{Fn: ClockGetres, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Hex}})
+	t.Register(unix.SYS_CLOCK_GETTIME, kernel.Syscall{Fn: ClockGettime, Support: kernel.Partial, Note: "CPU-time clocks count time since the sandbox started", Args: []kernel.ArgFormat{kernel.ClockID, kernel.PostTimespec}})
+	t.Register(unix.SYS_CLOCK_GETRES, kernel.Syscall{Fn: ClockGetres, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.ClockID, kernel.PostTimespec}})
 	t.Register(unix.SYS_GETTIMEOFDAY, kernel.Syscall{Fn: Gettimeofday, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Hex}})
 	t.Register(unix.SYS_TIME, kernel.Syscall{Fn: Time, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}})
 	t.Register(unix.SYS_NANOSLEEP, kernel.Syscall{Fn: Nanosleep, Support: kernel.Partial, NoRestart: true, Note: "a signal without a handler ends the sleep early (EINTR) instead of restarting it", Args: []kernel.ArgFormat{kernel.Timespec, kernel.Hex}})
-	t.Register(unix.SYS_CLOCK_NANOSLEEP, kernel.Syscall{Fn: ClockNanosleep, Support: kernel.Partial, NoRestart: true, Note: "as nanosleep", Args: []kernel.ArgFormat{kernel.Int, kernel.Int, kernel.Timespec, kernel.Hex}})
+	t.Register(unix.SYS_CLOCK_NANOSLEEP, kernel.Syscall{Fn: ClockNanosleep, Support: kernel.Partial, NoRestart: true, Note: "as nanosleep", Args: []kernel.ArgFormat{kernel.ClockID, kernel.TimerFlags, kernel.Timespec, kernel.Hex}})
 }
 
 // sandboxStart is when the sentry started: the origin of the CPU-time
