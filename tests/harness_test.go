@@ -74,6 +74,7 @@ var programs = map[string][]string{
 	"sysinfo": staticLibcs,
 	"enosys":  staticLibcs,
 	"timers":  staticLibcs,
+	"poll":    staticLibcs,
 }
 
 var (

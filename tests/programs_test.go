@@ -130,3 +130,18 @@ func TestTimers(t *testing.T) {
 		compare(t, bin, invocation{}, 0)
 	})
 }
+
+// TestPoll: poll, select, epoll and eventfd on pipes, eventfds, epoll
+// instances and standard input (a host pipe), the signal masks of ppoll,
+// pselect6 and epoll_pwait, and record locks and flock between processes.
+func TestPoll(t *testing.T) {
+	t.Parallel()
+	cases := []string{"poll", "select", "sigmask", "epoll", "epoll_modes", "eventfd", "wakeup", "stdin", "locks", "flock"}
+	forEach(t, "poll", func(t *testing.T, bin string) {
+		for _, c := range cases {
+			t.Run(c, func(t *testing.T) {
+				compare(t, bin, invocation{args: []string{c}, stdin: "hello\n"}, 0)
+			})
+		}
+	})
+}

@@ -18,7 +18,7 @@ func Table() *kernel.SyscallTable {
 	for _, register := range []func(*kernel.SyscallTable){
 		registerRead, registerWrite, registerFile, registerMMap, registerThread,
 		registerIdentity, registerTime, registerLimits, registerMisc, registerSignal, registerPrctl, registerFcntl, registerSendfile, registerProcess,
-		registerPipe, registerFutex, registerTimer,
+		registerPipe, registerFutex, registerTimer, registerPoll, registerEpoll, registerEventFD, registerLock,
 	} {
 		register(t)
 	}

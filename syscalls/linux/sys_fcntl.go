@@ -10,7 +10,7 @@ func registerFcntl(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_DUP, kernel.Syscall{Fn: Dup, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD}})
 	t.Register(unix.SYS_DUP2, kernel.Syscall{Fn: Dup2, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.FD}})
 	t.Register(unix.SYS_DUP3, kernel.Syscall{Fn: Dup3, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.FD, kernel.OpenFlags}})
-	t.Register(unix.SYS_FCNTL, kernel.Syscall{Fn: Fcntl, Support: kernel.Partial, Note: "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; no locks yet",
+	t.Register(unix.SYS_FCNTL, kernel.Syscall{Fn: Fcntl, Support: kernel.Partial, Note: "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, and the record locks: F_GETLK, F_SETLK, F_SETLKW and their F_OFD_ forms",
 		Args: []kernel.ArgFormat{kernel.FD, kernel.FcntlCmd, kernel.FcntlArg}})
 }
 
@@ -47,7 +47,8 @@ func Dup3(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	return uintptr(newFD), t.FDTable().DupTo(oldFD, newFD, kernel.FDFlags{CloseOnExec: flags&unix.O_CLOEXEC != 0}, fileLimit(t))
 }
 
-// Fcntl implements fcntl(2) for descriptor and status flags.
+// Fcntl implements fcntl(2) for descriptor and status flags, and record
+// locks (sys_lock.go).
 func Fcntl(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	fd, cmd := args[0].Int(), args[1].Int()
 	f, fdFlags, err := t.FDTable().Get(fd)
@@ -70,6 +71,8 @@ func Fcntl(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		return uintptr(flags), err
 	case unix.F_SETFL:
 		return 0, f.SetStatusFlags(args[2].Uint())
+	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
+		return 0, fcntlLock(t, f, cmd, args[2].Pointer())
 	default:
 		return 0, unix.EINVAL
 	}
