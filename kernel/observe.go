@@ -250,7 +250,11 @@ func (o *taskObserver) fault(ev *platform.Event, kind mm.FaultKind, err error, d
 		{Key: "handler_us", Value: micros(d)},
 	}
 	if kind.VMAEnd != 0 {
-		args = append(args, trace.Arg{Key: "vma", Value: hex(uint64(kind.VMAStart)) + "-" + hex(uint64(kind.VMAEnd)) + " " + kind.VMA})
+		name := kind.VMA
+		if name == "" {
+			name = "anonymous"
+		}
+		args = append(args, trace.Arg{Key: "vma", Value: hex(uint64(kind.VMAStart)) + "-" + hex(uint64(kind.VMAEnd)) + " " + name})
 	}
 	tr.Instant(o.pid, o.tid, "fault", "page fault", o.stopped, args...)
 }

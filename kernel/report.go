@@ -265,7 +265,8 @@ func handling(sc *Syscall) (handled, note string) {
 	case sc == nil:
 		return "ENOSYS", "not in minisentry's table"
 	case sc.Fn == nil:
-		return "ENOSYS", sc.Note
+		// Notes of unimplemented calls often start by saying so.
+		return "ENOSYS", strings.TrimPrefix(sc.Note, "ENOSYS: ")
 	case sc.Support == Partial:
 		return "partial", sc.Note
 	}

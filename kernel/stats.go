@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 )
 
@@ -155,29 +155,33 @@ func (s *SyscallStats) WriteTable(w io.Writer, table *SyscallTable) error {
 		total.Handler += r.Handler
 		total.Intercept += r.Intercept
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
-	line := "------\t-----------\t-----------\t---------\t---------\t--------\t----------\t ----------------\n"
-	fmt.Fprint(tw, "% time\tseconds\tusecs/call\tcalls\terrors\thandler\tintercept\t syscall\n")
-	fmt.Fprint(tw, line)
+	// The columns of strace -c, fixed-width as there, and two more.
+	const (
+		header = "% time     seconds  usecs/call     calls    errors   handler intercept syscall\n"
+		rule   = "------ ----------- ----------- --------- --------- --------- --------- ----------------\n"
+	)
+	var b strings.Builder
+	b.WriteString(header)
+	b.WriteString(rule)
 	row := func(r SyscallStat, name string, mean bool) {
 		usecs := ""
 		if mean && r.Calls > 0 {
-			usecs = fmt.Sprintf("%d", r.Total().Microseconds()/r.Calls)
+			usecs = fmt.Sprint(r.Total().Microseconds() / r.Calls)
 		}
 		errs := ""
 		if r.Errors > 0 {
 			errs = fmt.Sprint(r.Errors)
 		}
-		fmt.Fprintf(tw, "%s\t%.6f\t%s\t%d\t%s\t%s\t%s\t %s\n",
+		fmt.Fprintf(&b, "%6s %11.6f %11s %9d %9s %9s %9s %s\n",
 			percent(r.Total(), total.Total()), r.Total().Seconds(), usecs, r.Calls, errs,
 			percent(r.Handler, r.Total())+"%", percent(r.Intercept, r.Total())+"%", name)
 	}
 	for _, r := range rows {
 		row(r, r.Name, true)
 	}
-	fmt.Fprint(tw, line)
+	b.WriteString(rule)
 	row(total, "total", false)
-	if err := tw.Flush(); err != nil {
+	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
 	switches, switchTime := s.switches.Load(), time.Duration(s.switchTime.Load())

@@ -30,6 +30,9 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // runFlags are the flags of `minisentry run`.
 type runFlags struct {
+	// observe are the flags of the observers that report at exit.
+	observe observeFlags
+
 	strace         bool
 	straceSyscalls string
 	straceLogSize  int
@@ -54,6 +57,7 @@ func parseRunFlags(args []string) (*runFlags, []string, error) {
 	fs.BoolVar(&f.strace, "strace", false, "log every system call: arguments, result, duration")
 	fs.StringVar(&f.straceSyscalls, "strace-syscalls", "", "with --strace, trace only these comma-separated system calls")
 	fs.IntVar(&f.straceLogSize, "strace-log-size", 1024, "with --strace, the most bytes of a buffer shown")
+	f.observe.register(fs)
 	fs.BoolVar(&f.debug, "debug", false, "log the sentry's own work: faults, switches, decisions")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logFile, "log-file", "", "write logs to this file instead of standard error")
@@ -119,6 +123,11 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 		return 0, err
 	}
 	table := linux.Table()
+	obs, err := newObservers(&f.observe)
+	if err != nil {
+		return 0, err
+	}
+	defer obs.close()
 	var strace *kernel.StraceConfig
 	if f.strace {
 		strace = &kernel.StraceConfig{LogSize: f.straceLogSize}
@@ -150,6 +159,7 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 	k := kernel.NewKernel(kernel.Config{
 		Platform: p, Syscalls: table, Log: log, Strace: strace,
 		Synthetic: procfs.New(),
+		Stats:     obs.stats, Report: obs.report, Trace: obs.trace,
 		// A person at a terminal is told why a program crashed; a script
 		// reading the program's standard error is not disturbed.
 		ExplainCrashes: f.explainCrashes || isTerminal(os.Stderr),
@@ -172,6 +182,7 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 	stop := forwardHostSignals(k, log)
 	defer stop()
 	status, err := k.Wait()
+	obs.finish(log, table, argv, status, err)
 	if err != nil {
 		return 0, err
 	}
