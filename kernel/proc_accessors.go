@@ -188,7 +188,9 @@ type TaskInfo struct {
 // goroutine.
 func (t *Task) Info() TaskInfo {
 	info := TaskInfo{
-		TID:     t.ThreadID(),
+		TID: t.ThreadID(),
+		// The ids never change once the task exists: minisentry has no
+		// setuid(2) and friends. They would need mu if it had.
 		Creds:   t.creds,
 		Blocked: t.signalMaskAtomic(),
 	}

@@ -183,9 +183,6 @@ func (f *seqFile) Close() error {
 type dirFile struct {
 	openFlags
 
-	// fs is the file system. Immutable.
-	fs *FS
-
 	// n is the directory. Immutable.
 	n *node
 
@@ -209,7 +206,7 @@ var _ fs.Directory = (*dirFile)(nil)
 
 // newDirFile returns n opened with flags.
 func newDirFile(f *FS, n *node, flags uint32) *dirFile {
-	d := &dirFile{fs: f, n: n, st: f.stat(n)}
+	d := &dirFile{n: n, st: f.stat(n)}
 	d.init(flags)
 	d.entries = d.list()
 	return d

@@ -43,7 +43,7 @@ type proc struct {
 func (f *FS) processDir(tg *kernel.ThreadGroup, t *kernel.Task, p string) *node {
 	pr := &proc{fs: f, tg: tg, t: t, path: p}
 	if tg.Dumpable() != 0 {
-		creds := t.Credentials()
+		creds := t.Info().Creds
 		pr.uid, pr.gid = creds.EUID, creds.EGID
 	}
 	n := pr.dir(p, 0o555, nil)

@@ -167,11 +167,12 @@ func (f *FS) open(t *kernel.Task, p string, flags uint32) (fs.File, error) {
 		return nil, err
 	}
 	if n.typ == unix.DT_LNK {
-		// Reached only when following: a magic link.
+		// A link not followed, or a magic link, which walk leaves to
+		// its caller to follow.
 		if flags&unix.O_NOFOLLOW != 0 {
 			return nil, unix.ELOOP
 		}
-		return f.openMagic(t, n, flags)
+		return n.magic.open(t, flags)
 	}
 	if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
 		return nil, unix.EEXIST
@@ -192,14 +193,6 @@ func (f *FS) open(t *kernel.Task, p string, flags uint32) (fs.File, error) {
 	return n.open(t, flags)
 }
 
-// openMagic opens what the magic link n stands for.
-func (f *FS) openMagic(t *kernel.Task, n *node, flags uint32) (fs.File, error) {
-	if n.magic == nil {
-		return nil, f.redirectTo(t, n, nil)
-	}
-	return n.magic.open(t, flags)
-}
-
 // statPath describes p, following a final link if follow is set.
 func (f *FS) statPath(t *kernel.Task, p string, follow bool) (unix.Stat_t, error) {
 	n, err := f.walk(t, p, follow)
@@ -207,9 +200,6 @@ func (f *FS) statPath(t *kernel.Task, p string, follow bool) (unix.Stat_t, error
 		return unix.Stat_t{}, err
 	}
 	if n.typ == unix.DT_LNK && follow {
-		if n.magic == nil {
-			return unix.Stat_t{}, f.redirectTo(t, n, nil)
-		}
 		return n.magic.stat(t)
 	}
 	return f.stat(n), nil
@@ -299,12 +289,12 @@ restart:
 		if err != nil {
 			return nil, err
 		}
-		next := resolveTarget(child.path, target, rest)
-		if !path.IsAbs(next) {
+		if child.magic != nil && !path.IsAbs(target) {
 			// A description such as "pipe:[3]": an object with no
 			// path, which has no children either.
 			return nil, unix.ENOTDIR
 		}
+		next := resolveTarget(child.path, target, rest)
 		if !inTree(next) {
 			return nil, &kernel.SyntheticRedirect{Path: next}
 		}
@@ -315,31 +305,14 @@ restart:
 }
 
 // resolveTarget returns where the link at linkPath, with target target,
-// leads, with the names rest appended: an absolute, cleaned path, or the
-// target itself if it is neither absolute nor a name relative to the
-// link's directory.
+// leads, with the names rest appended: an absolute, cleaned path. A
+// relative target, such as /proc/self's "12", is relative to the link's
+// directory.
 func resolveTarget(linkPath, target string, rest []string) string {
 	if !path.IsAbs(target) {
-		if strings.ContainsAny(target, ":[") {
-			return target
-		}
 		target = path.Join(path.Dir(linkPath), target)
 	}
 	return path.Join(append([]string{target}, rest...)...)
-}
-
-// redirectTo returns the redirect to the target of n, a link leading out
-// of the tree, with the names rest appended.
-func (f *FS) redirectTo(t *kernel.Task, n *node, rest []string) error {
-	target, err := n.target(t)
-	if err != nil {
-		return err
-	}
-	next := resolveTarget(n.path, target, rest)
-	if !path.IsAbs(next) {
-		return unix.ENOENT
-	}
-	return &kernel.SyntheticRedirect{Path: next}
 }
 
 // root returns the root node of the tree p lies in.
