@@ -79,9 +79,11 @@ func (f *FS) procSystemNodes() []*node {
 		f.hostFileNode("meminfo"),
 		linkNode("/proc/mounts", "self/mounts"),
 		self,
+		f.hostFileNode("stat"),
 		f.sysDir(),
 		threadSelf,
 		f.hostFileNode("uptime"),
+		f.hostFileNode("version"),
 	}
 }
 
@@ -99,7 +101,8 @@ func (f *FS) constNode(p, text string) *node {
 }
 
 // hostFileNode returns /proc/name, which shows the host's own
-// /proc/name: the sandbox runs on the host's CPUs and memory.
+// /proc/name: the sandbox runs on the host's kernel, CPUs and memory, and
+// counts their time (stat, uptime) as the host does.
 func (f *FS) hostFileNode(name string) *node {
 	return f.genNode("/proc/"+name, 0o444, unix.EIO, func(*kernel.Task) ([]byte, error) {
 		return os.ReadFile(path.Join(f.hostProc, name))

@@ -370,7 +370,7 @@ func TestProcSys(t *testing.T) {
 func TestProcSystemFiles(t *testing.T) {
 	f := New()
 	f.hostProc = t.TempDir()
-	for _, name := range []string{"cpuinfo", "meminfo", "uptime"} {
+	for _, name := range []string{"cpuinfo", "meminfo", "stat", "uptime", "version"} {
 		want := "host's " + name + "\n"
 		if err := os.WriteFile(filepath.Join(f.hostProc, name), []byte(want), 0o644); err != nil {
 			t.Fatal(err)
