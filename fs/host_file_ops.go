@@ -179,3 +179,10 @@ func (f *HostFile) Statx(flags, mask int) (unix.Statx_t, error) {
 func (f *HostFile) Access(mode uint32, effective bool) error {
 	return f.root.accessFD(f.fd, mode, effective)
 }
+
+// Readlink returns the target of the symbolic link the file is (an
+// O_PATH|O_NOFOLLOW descriptor of one), as readlinkat(2) with an empty
+// path: ENOENT for any other file.
+func (f *HostFile) Readlink() (string, error) {
+	return readlinkAt(f.fd, "")
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/minisentry/minisentry/fs"
 	"github.com/minisentry/minisentry/kernel/futex"
 	"github.com/minisentry/minisentry/kernel/trace"
 	"github.com/minisentry/minisentry/platform"
@@ -61,6 +62,10 @@ type Config struct {
 
 	// Synthetic, if non-nil, serves /proc and /dev.
 	Synthetic SyntheticFS
+
+	// Root is the application's file system: every path below "/" that
+	// Synthetic does not serve is looked up in it. Required.
+	Root *fs.Root
 
 	// ExplainCrashes makes a death by SIGSEGV or SIGBUS log, as a warning,
 	// why the access failed.

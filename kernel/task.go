@@ -76,8 +76,8 @@ type Task struct {
 	// fsContext is the task's working directory and umask.
 	fsContext *FSContext
 
-	// executable is the absolute path of the program the task runs, as
-	// /proc/self/exe shows it.
+	// executable is the sandbox path of the program the task runs, every
+	// symlink resolved, as /proc/self/exe shows it.
 	executable string
 
 	// argv and envv are where the program's arguments and environment
@@ -120,7 +120,8 @@ type Task struct {
 
 // ProcessArgs describe the first process of a sandbox.
 type ProcessArgs struct {
-	// Filename is the path of the executable on the host.
+	// Filename is the path of the executable in the sandbox's view of
+	// the file system, relative to Cwd.
 	Filename string
 
 	// Argv and Envv are the program's arguments and environment.
@@ -187,14 +188,10 @@ type image struct {
 	argv, envv usermem.AddrRange
 }
 
-// loadImage loads the executable at path (a host path, relative to the
-// sentry's working directory) into a new address space.
+// loadImage loads the executable at path (relative to the working
+// directory) into a new address space.
 func (t *Task) loadImage(path string, argv, envv []string) (*image, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	file, err := fs.OpenHostFile(abs)
+	file, err := t.openExecutable(path)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +211,7 @@ func (t *Task) loadImage(path string, argv, envv []string) (*image, error) {
 		m.DecUsers(t)
 		return nil, err
 	}
-	return &image{mm: m, executable: abs, entry: res.Entry, stack: res.StackPointer, argv: res.ArgvRange, envv: res.EnvvRange}, nil
+	return &image{mm: m, executable: file.Name(), entry: res.Entry, stack: res.StackPointer, argv: res.ArgvRange, envv: res.EnvvRange}, nil
 }
 
 // installImage makes the task run img from its first instruction, with

@@ -3,23 +3,22 @@ package kernel
 import (
 	"bytes"
 	"errors"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minisentry/minisentry/fs"
 	"github.com/minisentry/minisentry/loader"
 )
 
 // maxInterpreterDepth bounds #! scripts naming scripts, as Linux does.
 const maxInterpreterDepth = 4
 
-// Execve replaces the task's program, as execve(2): path is looked up on
-// the host relative to the working directory. Errors found before the old
-// program is destroyed are returned to it; after that point the exec
-// cannot fail.
+// Execve replaces the task's program, as execve(2): path is looked up
+// relative to the working directory. Errors found before the old program
+// is destroyed are returned to it; after that point the exec cannot fail.
 func (t *Task) Execve(path string, argv, envv []string) error {
-	path, argv, err := resolveInterpreter(path, argv, 0)
+	path, argv, err := t.resolveInterpreter(path, argv, 0)
 	if err != nil {
 		return err
 	}
@@ -72,26 +71,19 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 
 // resolveInterpreter follows #! lines: a script runs as its interpreter,
 // with the interpreter's optional argument and the script's path in front
-// of the script's arguments.
-func resolveInterpreter(path string, argv []string, depth int) (string, []string, error) {
+// of the script's arguments. Paths are relative to the working directory.
+func (t *Task) resolveInterpreter(path string, argv []string, depth int) (string, []string, error) {
 	if depth > maxInterpreterDepth {
 		return "", nil, unix.ELOOP
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return "", nil, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || unix.Access(path, unix.X_OK) != nil {
-		return "", nil, unix.EACCES
-	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, err := t.openExecutable(path)
 	if err != nil {
 		return "", nil, err
 	}
 	head := make([]byte, 256)
-	n, _ := unix.Read(fd, head)
-	unix.Close(fd)
-	head = head[:max(n, 0)]
+	n, _ := f.ReadAt(head, 0)
+	f.DecRef()
+	head = head[:n]
 	if !bytes.HasPrefix(head, []byte("#!")) {
 		return path, argv, nil
 	}
@@ -110,10 +102,49 @@ func resolveInterpreter(path string, argv []string, depth int) (string, []string
 	if len(argv) > 1 {
 		newArgv = append(newArgv, argv[1:]...)
 	}
-	if !filepath.IsAbs(interp) {
-		interp, _ = filepath.Abs(interp)
+	return t.resolveInterpreter(interp, newArgv, depth+1)
+}
+
+// openExecutable opens the program at path (relative to the working
+// directory) for execve(2): EACCES unless it is a regular file the task
+// may execute. A synthetic symbolic link (/proc/self/exe) leads to its
+// target.
+func (t *Task) openExecutable(path string) (*fs.HostFile, error) {
+	abs, err := t.PathAt(unix.AT_FDCWD, path)
+	if err != nil {
+		return nil, err
 	}
-	return resolveInterpreter(interp, newArgv, depth+1)
+	f, err := LookupPath(t, abs, func(s SyntheticFS, clean string) (*fs.HostFile, bool, error) {
+		target, handled, err := s.Readlink(t, clean)
+		switch {
+		case !handled:
+			return nil, false, nil
+		case err == nil && strings.HasPrefix(target, "/"):
+			return nil, true, &SyntheticRedirect{Path: target}
+		case err == nil || err == unix.EINVAL:
+			// A synthetic file, or a link to something that is not a
+			// path ("pipe:[3]"): nothing to run.
+			return nil, true, unix.EACCES
+		default:
+			return nil, true, err
+		}
+	}, func(p string) (*fs.HostFile, error) {
+		// O_NONBLOCK, so that a FIFO does not wait for a writer before
+		// being refused.
+		return t.k.Root.Open(p, unix.O_RDONLY|unix.O_NONBLOCK, 0, 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && (st.Mode&unix.S_IFMT != unix.S_IFREG || f.Access(unix.X_OK, true) != nil) {
+		err = unix.EACCES
+	}
+	if err != nil {
+		f.DecRef()
+		return nil, err
+	}
+	return f, nil
 }
 
 // killOtherThreads ends every other task of the group and waits for them,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime/pprof"
 	"strings"
@@ -43,6 +42,8 @@ type runFlags struct {
 	clearEnv       bool
 	explainCrashes bool
 	cpuProfile     string
+	root           string
+	readOnly       bool
 }
 
 // isTerminal reports whether f is a terminal.
@@ -65,6 +66,8 @@ func parseRunFlags(args []string) (*runFlags, []string, error) {
 	fs.BoolVar(&f.clearEnv, "clear-env", false, "start the program with an empty environment (then add --env)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the sentry to this file")
 	fs.BoolVar(&f.explainCrashes, "explain-crashes", false, "say why a program died of SIGSEGV or SIGBUS (the default when standard error is a terminal)")
+	fs.StringVar(&f.root, "root", "", "show the program this host directory as / (it starts in it), and nothing outside it")
+	fs.BoolVar(&f.readOnly, "read-only", false, "refuse every change to the file system with EROFS")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: minisentry run [flags] -- PROGRAM [ARGS...]")
 		fs.PrintDefaults()
@@ -118,10 +121,12 @@ func run(args []string) int {
 
 // runProgram runs argv in a new sandbox and returns its exit status.
 func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
-	path, err := exec.LookPath(argv[0])
+	env := environment(f)
+	root, cwd, path, err := sandboxFS(f, argv[0], env)
 	if err != nil {
 		return 0, err
 	}
+	defer root.Close()
 	table := linux.Table()
 	obs, err := newObservers(&f.observe)
 	if err != nil {
@@ -143,13 +148,10 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 		}
 	}
 
-	cwd, err := os.Getwd()
-	if err != nil {
-		return 0, err
-	}
-	// Reading the umask means setting it: read it, and put it back.
-	umask := unix.Umask(0o022)
-	unix.Umask(umask)
+	// The application starts with minisentry's umask, which the kernel
+	// applies to the files it creates; the host must not apply it a
+	// second time, so minisentry's own becomes 0.
+	umask := unix.Umask(0)
 
 	p, err := ptrace.New()
 	if err != nil {
@@ -157,7 +159,7 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 	}
 	defer p.Close()
 	k := kernel.NewKernel(kernel.Config{
-		Platform: p, Syscalls: table, Log: log, Strace: strace,
+		Platform: p, Syscalls: table, Log: log, Strace: strace, Root: root,
 		Synthetic: procfs.New(),
 		Stats:     obs.stats, Report: obs.report, Trace: obs.trace,
 		// A person at a terminal is told why a program crashed; a script
@@ -167,7 +169,7 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 	err = k.StartProcess(kernel.ProcessArgs{
 		Filename: path,
 		Argv:     argv,
-		Envv:     environment(f),
+		Envv:     env,
 		Stdio:    [3]int{0, 1, 2},
 		Cwd:      cwd,
 		Umask:    uint32(umask),

@@ -19,6 +19,7 @@ func Table() *kernel.SyscallTable {
 		registerRead, registerWrite, registerFile, registerMMap, registerThread,
 		registerIdentity, registerTime, registerLimits, registerMisc, registerSignal, registerPrctl, registerFcntl, registerSendfile, registerProcess,
 		registerPipe, registerFutex, registerTimer, registerPoll, registerEpoll, registerEventFD, registerLock,
+		registerOpen, registerStat, registerPath, registerDir, registerAttr,
 	} {
 		register(t)
 	}

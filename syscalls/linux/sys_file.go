@@ -1,8 +1,6 @@
 package linux
 
 import (
-	"strings"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/minisentry/minisentry/fs"
@@ -12,148 +10,139 @@ import (
 
 func registerFile(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_CLOSE, kernel.Syscall{Fn: Close, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD}})
-	t.Register(unix.SYS_FSTAT, kernel.Syscall{Fn: Fstat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Stat}})
-	t.Register(unix.SYS_NEWFSTATAT, kernel.Syscall{Fn: Newfstatat, Support: kernel.Partial, Note: "paths are the host's", Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Stat, kernel.AtFlags}})
-	t.Register(unix.SYS_IOCTL, kernel.Syscall{Fn: Ioctl, Support: kernel.Partial, Note: "TCGETS and TIOCGWINSZ on host terminals", Args: []kernel.ArgFormat{kernel.FD, kernel.IoctlRequest, kernel.Hex}})
-	t.Register(unix.SYS_READLINK, kernel.Syscall{Fn: Readlink, Support: kernel.Partial, Note: "/proc/self/exe and host paths", Args: []kernel.ArgFormat{kernel.Path, kernel.ReadBuffer, kernel.Int}})
-	t.Register(unix.SYS_READLINKAT, kernel.Syscall{Fn: Readlinkat, Support: kernel.Partial, Note: "/proc/self/exe and host paths", Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.ReadBuffer, kernel.Int}})
+	t.Register(unix.SYS_LSEEK, kernel.Syscall{Fn: Lseek, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Int, kernel.Whence}})
+	t.Register(unix.SYS_IOCTL, kernel.Syscall{Fn: Ioctl, Support: kernel.Partial, Note: "TCGETS and TIOCGWINSZ on host terminals; FIONREAD on pipes", Args: []kernel.ArgFormat{kernel.FD, kernel.IoctlRequest, kernel.Hex}})
+	t.Register(unix.SYS_FSYNC, kernel.Syscall{Fn: Fsync, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD}})
+	t.Register(unix.SYS_FDATASYNC, kernel.Syscall{Fn: Fdatasync, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD}})
+	t.Register(unix.SYS_FTRUNCATE, kernel.Syscall{Fn: Ftruncate, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Hex}})
+	t.Register(unix.SYS_FALLOCATE, kernel.Syscall{Fn: Fallocate, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Hex, kernel.Hex, kernel.Hex}})
+	t.Register(unix.SYS_COPY_FILE_RANGE, kernel.Syscall{Fn: CopyFileRange, Support: kernel.Partial, Note: "between files of the host only",
+		Args: []kernel.ArgFormat{kernel.FD, kernel.Hex, kernel.FD, kernel.Hex, kernel.Uint, kernel.Hex}})
 }
+
+// The calls here act on an open file through its descriptor. Most are
+// the host's own on a HostFile's descriptor; the sentry's own files
+// (pipes, /proc) answer as Linux answers for files of their kind.
 
 // Close implements close(2).
 func Close(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	return 0, t.FDTable().Remove(args[0].Int())
 }
 
-// Fstat implements fstat(2).
-func Fstat(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
-	f, _, err := t.FDTable().Get(args[0].Int())
-	if err != nil {
-		return 0, err
-	}
-	return copyOutStat(t, f, args[1].Pointer())
-}
-
-// copyOutStat writes f's struct stat at addr.
-func copyOutStat(t *kernel.Task, f fs.File, addr usermem.Addr) (uintptr, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	_, err = t.CopyOut(addr, &st)
-	return 0, err
-}
-
-// Newfstatat implements newfstatat(2). Until the file system lands, a path
-// is looked up on the host, relative to the sentry's working directory
-// (which is the application's).
-func Newfstatat(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
-	dirfd, flags := args[0].Int(), args[3].Int()
-	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
-		return 0, unix.EINVAL
-	}
-	path, err := t.CopyInString(args[1].Pointer(), unix.PathMax)
-	if err != nil {
-		return 0, err
-	}
-	if path == "" {
-		if flags&unix.AT_EMPTY_PATH == 0 {
-			return 0, unix.ENOENT
-		}
-		f, _, err := t.FDTable().Get(dirfd)
-		if err != nil {
-			return 0, err
-		}
-		return copyOutStat(t, f, args[2].Pointer())
-	}
-	hostDir, err := hostDirFD(t, dirfd, path)
-	if err != nil {
-		return 0, err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstatat(hostDir, path, &st, int(flags&unix.AT_SYMLINK_NOFOLLOW)); err != nil {
-		return 0, err
-	}
-	_, err = t.CopyOut(args[2].Pointer(), &st)
-	return 0, err
-}
-
-// hostDirFD returns the host directory descriptor a relative path starts
-// from: the working directory for AT_FDCWD, or the host descriptor behind
-// dirfd.
-func hostDirFD(t *kernel.Task, dirfd int32, path string) (int, error) {
-	if dirfd == unix.AT_FDCWD || strings.HasPrefix(path, "/") {
-		return unix.AT_FDCWD, nil
-	}
-	f, _, err := t.FDTable().Get(dirfd)
-	if err != nil {
-		return 0, err
-	}
-	hf, ok := f.(*fs.HostFile)
-	if !ok {
-		return 0, unix.ENOTDIR
-	}
-	return hf.FD(), nil
+// Lseek implements lseek(2).
+func Lseek(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
+	return withFile(t, args[0].Int(), func(f fs.File) (uintptr, error) {
+		off, err := f.Seek(args[1].Int64(), int(args[2].Int()))
+		return uintptr(off), err
+	})
 }
 
 // Ioctl implements ioctl(2) for the requests files support.
 func Ioctl(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
-	f, _, err := t.FDTable().Get(args[0].Int())
+	return withFile(t, args[0].Int(), func(f fs.File) (uintptr, error) {
+		return f.Ioctl(t, t.UserIO(), args[1].Uint(), args[2].Pointer())
+	})
+}
+
+// Fsync implements fsync(2).
+func Fsync(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
+	return syncFile(t, args[0].Int(), false)
+}
+
+// Fdatasync implements fdatasync(2).
+func Fdatasync(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
+	return syncFile(t, args[0].Int(), true)
+}
+
+// syncFile flushes a host file; the sentry's own files have nothing to
+// flush and, like Linux's pipes, say EINVAL.
+func syncFile(t *kernel.Task, fd int32, dataOnly bool) (uintptr, error) {
+	return withFile(t, fd, func(f fs.File) (uintptr, error) {
+		hf, ok := f.(*fs.HostFile)
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		return 0, hf.Sync(dataOnly)
+	})
+}
+
+// Ftruncate implements ftruncate(2).
+func Ftruncate(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
+	length := args[1].Int64()
+	return withFile(t, args[0].Int(), func(f fs.File) (uintptr, error) {
+		hf, ok := f.(*fs.HostFile)
+		if !ok || length < 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, hf.Truncate(length)
+	})
+}
+
+// Fallocate implements fallocate(2); the host checks the mode against
+// what its file system supports.
+func Fallocate(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
+	return withFile(t, args[0].Int(), func(f fs.File) (uintptr, error) {
+		switch f := f.(type) {
+		case *fs.HostFile:
+			return 0, f.Allocate(args[1].Uint(), args[2].Int64(), args[3].Int64())
+		case *fs.PipeFile:
+			return 0, unix.ESPIPE
+		default:
+			return 0, unix.ENODEV
+		}
+	})
+}
+
+// CopyFileRange implements copy_file_range(2) with the host's, between
+// the host descriptors of two host files, which may then share blocks
+// (reflinks) or copy inside the kernel: the data never comes up to the
+// sentry. Offsets given are read and written back as the call says. The
+// sentry's own files are not regular files: EINVAL.
+func CopyFileRange(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
+	offInAddr, offOutAddr := args[1].Pointer(), args[3].Pointer()
+	length, flags := args[4].SizeT(), args[5].Uint()
+	in, releaseIn, err := t.FDTable().GetRef(args[0].Int())
 	if err != nil {
 		return 0, err
 	}
-	return f.Ioctl(t, t.UserIO(), args[1].Uint(), args[2].Pointer())
-}
-
-// Readlink implements readlink(2).
-func Readlink(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
-	return readlinkat(t, unix.AT_FDCWD, args[0].Pointer(), args[1].Pointer(), args[2].Int())
-}
-
-// Readlinkat implements readlinkat(2).
-func Readlinkat(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
-	return readlinkat(t, args[0].Int(), args[1].Pointer(), args[2].Pointer(), args[3].Int())
-}
-
-// readlinkat reads the link at path into buf, without a NUL, truncated to
-// size bytes. /proc/self/exe names the program the sandbox runs; other
-// paths are the host's until the file system lands.
-func readlinkat(t *kernel.Task, dirfd int32, pathAddr, buf usermem.Addr, size int32) (uintptr, error) {
-	path, err := t.CopyInString(pathAddr, unix.PathMax)
+	defer releaseIn()
+	out, releaseOut, err := t.FDTable().GetRef(args[2].Int())
 	if err != nil {
 		return 0, err
 	}
-	if size <= 0 {
+	defer releaseOut()
+	hin, ok1 := in.(*fs.HostFile)
+	hout, ok2 := out.(*fs.HostFile)
+	if !ok1 || !ok2 {
 		return 0, unix.EINVAL
 	}
-	var target string
-	if isProcSelf(t, path, "exe") {
-		target = t.Executable()
-	} else {
-		hostDir, err := hostDirFD(t, dirfd, path)
-		if err != nil {
+	var offIn, offOut *int64
+	for _, o := range []struct {
+		addr usermem.Addr
+		off  **int64
+	}{{offInAddr, &offIn}, {offOutAddr, &offOut}} {
+		if o.addr == 0 {
+			continue
+		}
+		var v int64
+		if _, err := t.CopyIn(o.addr, &v); err != nil {
 			return 0, err
 		}
-		b := make([]byte, unix.PathMax)
-		n, err := unix.Readlinkat(hostDir, path, b)
-		if err != nil {
+		*o.off = &v
+	}
+	n, err := unix.CopyFileRange(hin.FD(), offIn, hout.FD(), offOut, int(min(length, uint(kernel.MaxRWCount))), int(flags))
+	if err != nil {
+		return 0, err
+	}
+	if offIn != nil {
+		if _, err := t.CopyOut(offInAddr, *offIn); err != nil {
 			return 0, err
 		}
-		target = string(b[:n])
 	}
-	if len(target) > int(size) {
-		target = target[:size]
+	if offOut != nil {
+		if _, err := t.CopyOut(offOutAddr, *offOut); err != nil {
+			return 0, err
+		}
 	}
-	n, err := t.CopyOutBytes(buf, []byte(target))
-	return uintptr(n), err
-}
-
-// isProcSelf reports whether path is /proc/self/<name> or
-// /proc/<this process's pid>/<name>.
-func isProcSelf(t *kernel.Task, path, name string) bool {
-	rest, ok := strings.CutPrefix(path, "/proc/")
-	if !ok {
-		return false
-	}
-	pid, file, ok := strings.Cut(rest, "/")
-	return ok && file == name && (pid == "self" || pid == itoa(int64(t.ThreadGroup().ID())))
+	return uintptr(n), nil
 }
