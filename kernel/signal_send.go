@@ -195,13 +195,9 @@ func (t *Task) Kill(pid int32, sig int) error {
 	k := t.k
 	k.mu.Lock()
 	var targets []*ThreadGroup
-	seen := make(map[*ThreadGroup]bool)
-	for _, other := range k.tasks {
-		tg := other.tg
-		if seen[tg] || tg.leader == nil {
-			continue
-		}
-		seen[tg] = true
+	// Zombies count: kill(2) on a process that has exited but is not yet
+	// reaped succeeds, and does nothing.
+	for _, tg := range k.processesLocked() {
 		pgid := t.tg.pgid
 		switch {
 		case pid > 0 && tg.leader.tid == ThreadID(pid),
@@ -260,4 +256,25 @@ func (t *Task) PendingSignals() uint64 {
 	t.tg.mu.Lock()
 	defer t.tg.mu.Unlock()
 	return t.pending.set | t.tg.pending.set
+}
+
+// processesLocked returns every process, zombies included.
+//
+// Preconditions: k.mu is locked.
+func (k *Kernel) processesLocked() []*ThreadGroup {
+	seen := make(map[*ThreadGroup]bool)
+	var tgs []*ThreadGroup
+	add := func(tg *ThreadGroup) {
+		if !seen[tg] && tg.leader != nil {
+			seen[tg] = true
+			tgs = append(tgs, tg)
+		}
+	}
+	for _, t := range k.tasks {
+		add(t.tg)
+		for child := range t.tg.children {
+			add(child)
+		}
+	}
+	return tgs
 }

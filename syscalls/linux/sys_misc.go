@@ -16,6 +16,7 @@ func registerMisc(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_UNAME, kernel.Syscall{Fn: Uname, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}})
 	t.Register(unix.SYS_SCHED_GETAFFINITY, kernel.Syscall{Fn: SchedGetaffinity, Support: kernel.Partial, Note: "reports the host's CPUs", Args: []kernel.ArgFormat{kernel.Int, kernel.Uint, kernel.Hex}})
 	t.Register(unix.SYS_SCHED_YIELD, kernel.Syscall{Fn: SchedYield, Support: kernel.Full})
+	t.Register(unix.SYS_SYSINFO, kernel.Syscall{Fn: Sysinfo, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}})
 }
 
 // getrandomChunk bounds the sentry-side buffer of one getrandom step.
@@ -68,10 +69,7 @@ func SchedGetaffinity(t *kernel.Task, args kernel.SyscallArguments) (uintptr, er
 	if pid != 0 && kernel.ThreadID(pid) != t.ThreadID() {
 		return 0, unix.ESRCH
 	}
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return 0, err
-	}
+	set := sandboxCPUs
 	words := (runtime.NumCPU() + 63) / 64
 	for i := range set {
 		if set[i] != 0 && i+1 > words {
@@ -90,6 +88,29 @@ func SchedGetaffinity(t *kernel.Task, args kernel.SyscallArguments) (uintptr, er
 		return 0, err
 	}
 	return uintptr(maskSize), nil
+}
+
+// sandboxCPUs are the CPUs the sentry may use, read when the package
+// starts, on the main thread: the platform later pins each task's OS thread
+// to one CPU, and the application must not see that pinning.
+var sandboxCPUs = func() unix.CPUSet {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		set.Set(0)
+	}
+	return set
+}()
+
+// Sysinfo implements sysinfo(2) with the host's figures, except the
+// process count, which is the sandbox's.
+func Sysinfo(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
+	var info unix.Sysinfo_t
+	if err := unix.Sysinfo(&info); err != nil {
+		return 0, err
+	}
+	info.Procs = uint16(len(t.Kernel().ThreadGroups()))
+	_, err := t.CopyOut(args[0].Pointer(), &info)
+	return 0, err
 }
 
 // SchedYield implements sched_yield(2).
