@@ -254,6 +254,13 @@ type invocation struct {
 	// sentryEnv is the environment of the minisentry process; nil means
 	// env, which the sentry passes through.
 	sentryEnv []string
+
+	// dir is the working directory of the program (and of minisentry,
+	// whose it is); "" means the test's.
+	dir string
+	// prepare, if not nil, runs before each run of the program, native
+	// or not, to set up the files it works on afresh.
+	prepare func(t *testing.T)
 }
 
 func (inv invocation) programEnv() []string {
@@ -265,12 +272,13 @@ func (inv invocation) programEnv() []string {
 
 // run runs argv and describes how it ended ("exit status 3", "killed by
 // signal 11 (segmentation fault)").
-func run(t *testing.T, argv, env []string, stdin string, signalStatus func(syscall.Signal) int) (outcome, string) {
+func run(t *testing.T, argv, env []string, stdin, dir string, signalStatus func(syscall.Signal) int) (outcome, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
+	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -303,7 +311,10 @@ func run(t *testing.T, argv, env []string, stdin string, signalStatus func(sysca
 // runNative runs bin directly.
 func runNative(t *testing.T, bin string, inv invocation) (outcome, string) {
 	t.Helper()
-	return run(t, append([]string{bin}, inv.args...), inv.programEnv(), inv.stdin,
+	if inv.prepare != nil {
+		inv.prepare(t)
+	}
+	return run(t, append([]string{bin}, inv.args...), inv.programEnv(), inv.stdin, inv.dir,
 		func(s syscall.Signal) int { return 128 + int(s) })
 }
 
@@ -314,7 +325,10 @@ func runSentry(t *testing.T, bin string, inv invocation, extra ...string) (outco
 	if env == nil {
 		env = inv.programEnv()
 	}
-	return run(t, sentryArgv(bin, inv, extra...), env, inv.stdin,
+	if inv.prepare != nil {
+		inv.prepare(t)
+	}
+	return run(t, sentryArgv(bin, inv, extra...), env, inv.stdin, inv.dir,
 		func(s syscall.Signal) int { return -int(s) })
 }
 

@@ -1,6 +1,9 @@
 package linux
 
 import (
+	"errors"
+	"path"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/minisentry/minisentry/fs"
@@ -74,8 +77,14 @@ func hostPath(t *kernel.Task, p string, follow, create bool) (string, error) {
 			return "", false, nil
 		case err == nil && create:
 			return "", true, unix.EEXIST
-		case err == nil || create:
+		case err == nil:
 			return "", true, unix.EPERM
+		case create && errors.Is(err, unix.ENOENT):
+			// Only the last component may be missing: a synthetic
+			// directory refuses new entries.
+			if _, _, err = s.Stat(t, path.Dir(clean), true); err == nil {
+				err = unix.EPERM
+			}
 		}
 		return "", true, err
 	}, func(p string) (string, error) {

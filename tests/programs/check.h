@@ -76,6 +76,10 @@ static inline const char *errname(int e)
 	case ENAMETOOLONG: return "ENAMETOOLONG";
 	case ENOSYS: return "ENOSYS";
 	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case ENOTEMPTY: return "ENOTEMPTY";
+	case ELOOP: return "ELOOP";
+	case EXDEV: return "EXDEV";
+	case EROFS: return "EROFS";
 	default: {
 		static char buf[32];
 		snprintf(buf, sizeof buf, "errno %d", e);
