@@ -172,7 +172,7 @@ func (r *Root) withLookup(p string, follow bool, f func(fd int) error) error {
 	return f(fd)
 }
 
-// SandboxPath returns the sandbox path of the host descriptor fd, which
+// sandboxPath returns the sandbox path of the host descriptor fd, which
 // must lie below the root: its host path with the root's cut off. This is
 // the path Linux would show, with every symlink resolved. fallback, the
 // path fd was opened by, is cleaned and used if the host path does not

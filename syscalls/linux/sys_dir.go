@@ -56,6 +56,10 @@ func Getdents64(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 			return 0, unix.ENOTDIR
 		}
 		start, err := f.Seek(0, unix.SEEK_CUR)
+		if err == unix.ESPIPE {
+			// A host pipe or terminal: no directory either.
+			err = unix.ENOTDIR
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -79,10 +83,10 @@ func Getdents64(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 
 // readDirents encodes the entries of d from offset on, as many as fit in
 // size bytes, and returns them with the offset after the last.
-func readDirents(ctx *kernel.Task, d fs.Directory, offset int64, size int) ([]byte, int64, error) {
+func readDirents(t *kernel.Task, d fs.Directory, offset int64, size int) ([]byte, int64, error) {
 	var buf []byte
 	for {
-		ents, err := d.ReadDir(ctx, offset)
+		ents, err := d.ReadDir(t, offset)
 		if err != nil {
 			if len(buf) > 0 {
 				// Return what was read; the error, if it lasts, comes
