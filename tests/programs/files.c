@@ -156,6 +156,47 @@ static void cwd_is(const char *rel)
 		check_failures++;
 }
 
+/* copying checks copy_file_range and fallocate, from the file at in. */
+static void copying(int in)
+{
+	char buf[16];
+	int out = open("copy", O_CREAT | O_RDWR | O_TRUNC, 0644);
+	int64_t offin = 7, offout = 0;
+	EXPECT_RET(syscall(SYS_copy_file_range, in, &offin, out, &offout, 5L, 0), 5);
+	CHECK(offin == 12 && offout == 5);
+	EXPECT_RET(pread(out, buf, 5, 0), 5);
+	CHECK(memcmp(buf, "world", 5) == 0);
+	/* Without offsets, the files' own move. */
+	EXPECT_RET(lseek(in, 0, SEEK_SET), 0);
+	EXPECT_RET(syscall(SYS_copy_file_range, in, NULL, out, NULL, 5L, 0), 5);
+	EXPECT_RET(lseek(in, 0, SEEK_CUR), 5);
+	EXPECT_RET(lseek(out, 0, SEEK_CUR), 5);
+	EXPECT_RET(pread(out, buf, 5, 0), 5);
+	CHECK(memcmp(buf, "hello", 5) == 0);
+	EXPECT_ERR(syscall(SYS_copy_file_range, in, NULL, out, NULL, 5L, 1), EINVAL);
+	EXPECT_ERR(syscall(SYS_copy_file_range, in, ptr(1), out, NULL, 5L, 0), EFAULT);
+	int p[2];
+	CHECK(pipe(p) == 0);
+	EXPECT_ERR(syscall(SYS_copy_file_range, p[0], NULL, out, NULL, 5L, 0), EINVAL);
+	EXPECT_ERR(syscall(SYS_fsync, p[1]), EINVAL);
+	EXPECT_ERR(syscall(SYS_ftruncate, p[1], 0L), EINVAL);
+	EXPECT_ERR(syscall(SYS_lseek, p[0], 0L, SEEK_CUR), ESPIPE);
+	close(p[0]);
+	close(p[1]);
+	printf("fallocate: %s\n", errname(syscall(SYS_fallocate, out, 0, 0L, 8192L) ? errno : 0));
+	printf("copy size %ld\n", (long)lseek(out, 0, SEEK_END));
+	close(out);
+	EXPECT_RET(unlink("copy"), 0);
+	/* An unnamed file in the directory, where the file system has them. */
+	int tmp = open(".", O_TMPFILE | O_RDWR, 0600);
+	printf("O_TMPFILE: %s\n", tmp >= 0 ? "opened" : errname(errno));
+	if (tmp >= 0) {
+		EXPECT_RET(pwrite(tmp, "tmp", 3, 0), 3);
+		EXPECT_RET(pread(tmp, buf, 3, 0), 3);
+		close(tmp);
+	}
+}
+
 static void files(void)
 {
 	char buf[256];
@@ -180,6 +221,7 @@ static void files(void)
 	CHECK(fstat(fd, &st) == 0);
 	printf("a: mode %o size %ld nlink %ld\n", (int)st.st_mode, (long)st.st_size, (long)st.st_nlink);
 	EXPECT_RET(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	copying(fd);
 	close(fd);
 	EXPECT_ERR(syscall(SYS_fstat, fd, &st), EBADF);
 	EXPECT_ERR(syscall(SYS_close, fd), EBADF);
