@@ -76,6 +76,9 @@ func (t *Task) SetProcessGroup(pid, pgid ThreadID) error {
 		if tg.sid != t.tg.sid {
 			return unix.EPERM
 		}
+		if tg.execed {
+			return unix.EACCES
+		}
 	}
 	if tg.sid == tg.leader.tid {
 		// A session leader cannot change its group.

@@ -17,10 +17,11 @@ type interruptedSyscall struct {
 	noSARestart bool
 }
 
-// deliverSignals takes the task's pending signals, in order, until one
-// runs a handler (the application must run it before the next) or ends
-// the process. It also settles a system call that a signal interrupted:
-// restarted, or failed with EINTR.
+// deliverSignals takes the task's pending signals, in order, until none is
+// deliverable or one ends the process. Each signal with a handler gets a
+// frame on top of the previous one, under the mask its handler runs with,
+// as on Linux: the last one stacked runs first. It also settles a system
+// call that a signal interrupted: restarted, or failed with EINTR.
 //
 // Called on the task goroutine before every return to the application.
 func (t *Task) deliverSignals() {
@@ -72,7 +73,6 @@ func (t *Task) deliverSignals() {
 			t.tg.actions[sig-1] = SigAction{}
 			t.tg.mu.Unlock()
 		}
-		return
 	}
 }
 

@@ -160,7 +160,7 @@ func (k *Kernel) StartProcess(args ProcessArgs) error {
 	if cwd == "" {
 		cwd = "/"
 	}
-	t := &Task{k: k, tg: tg, creds: args.Creds, fdTable: fdTable, fsContext: NewFSContext(cwd, args.Umask), pctx: k.Platform.NewContext()}
+	t := &Task{k: k, tg: tg, altStack: SignalStack{Flags: SSDisable}, creds: args.Creds, fdTable: fdTable, fsContext: NewFSContext(cwd, args.Umask), pctx: k.Platform.NewContext()}
 	image, err := t.loadImage(args.Filename, args.Argv, args.Envv)
 	if err != nil {
 		fdTable.DecRef()
@@ -312,6 +312,13 @@ func (t *Task) SetClearChildTID(addr usermem.Addr) {
 // SetRobustList records set_robust_list(2)'s list.
 func (t *Task) SetRobustList(head usermem.Addr, length uint64) {
 	t.robustList, t.robustListLen = head, length
+}
+
+// RobustList returns set_robust_list(2)'s list. Another thread of the
+// process may ask; the list is a pair of words, read without a lock, as
+// Linux does.
+func (t *Task) RobustList() (usermem.Addr, uint64) {
+	return t.robustList, t.robustListLen
 }
 
 // Credentials returns the task's user and group ids.

@@ -96,10 +96,11 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 	if f&unix.CLONE_CHILD_CLEARTID != 0 {
 		child.clearChildTID = opts.ChildTID
 	}
-	if f&unix.CLONE_VM == 0 {
-		// A new process keeps the alternate stack; a thread starts
-		// without one.
-		child.altStack = t.altStack
+	child.altStack = t.altStack
+	if f&unix.CLONE_VM != 0 && f&unix.CLONE_VFORK == 0 {
+		// A thread starts without an alternate stack: sharing its
+		// creator's would have two threads run handlers on one stack.
+		child.altStack = SignalStack{Flags: SSDisable}
 	}
 	child.signalMask.Store(t.signalMask.Load())
 	regs := child.pctx.Regs()

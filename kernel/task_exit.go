@@ -22,6 +22,7 @@ func (t *Task) PrepareGroupExit(code int) {
 // process makes it a zombie for its parent to reap.
 func (t *Task) exit() {
 	t.pctx.Release()
+	t.exitRobustList()
 	if t.clearChildTID != 0 {
 		// What pthread_join and the like wait for: the thread id cleared,
 		// and a futex wake on it.

@@ -13,6 +13,10 @@ type WaitOptions struct {
 	// NoHang returns at once if no child has exited (WNOHANG).
 	NoHang bool
 
+	// IgnoreExits leaves exited children unreported (waitid without
+	// WEXITED); they still count as children that match.
+	IgnoreExits bool
+
 	// NoWait leaves the child a zombie (waitid's WNOWAIT).
 	NoWait bool
 
@@ -54,7 +58,7 @@ func (t *Task) Wait(opts WaitOptions) (WaitResult, error) {
 				continue
 			}
 			matched = true
-			if !child.zombie {
+			if !child.zombie || opts.IgnoreExits {
 				if report := child.takeWaitReport(opts); report != 0 {
 					res := WaitResult{Pid: child.leader.tid, Report: report, UID: child.leader.creds.UID}
 					k.mu.Unlock()

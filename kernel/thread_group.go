@@ -39,6 +39,10 @@ type ThreadGroup struct {
 	// reaped.
 	zombie bool
 
+	// execed is set once the process has called execve: its parent may
+	// no longer change its process group (setpgid's EACCES).
+	execed bool
+
 	// pgid and sid are the process group and session.
 	pgid ThreadID
 	sid  ThreadID

@@ -72,11 +72,20 @@ func (s *SignalInfo) Arch() uint32 {
 	return binary.LittleEndian.Uint32(s.Fields[12:16])
 }
 
-// IsFault reports whether the signal is a memory fault the memory manager
-// may be able to resolve.
+// IsFault reports whether the signal is a page fault the memory manager
+// may be able to resolve: a SIGSEGV for an unmapped page or one mapped
+// without the needed permission. Other SIGSEGVs (a general protection
+// fault) and every SIGBUS (an alignment check) go to the application as
+// they are.
 func (s *SignalInfo) IsFault() bool {
-	return (s.Signo == int32(unix.SIGSEGV) || s.Signo == int32(unix.SIGBUS)) && s.Code > 0 && s.Code != SI_KERNEL
+	return s.Signo == int32(unix.SIGSEGV) && (s.Code == segvMapErr || s.Code == segvAccErr)
 }
+
+// si_code values of SIGSEGV, from <asm-generic/siginfo.h>.
+const (
+	segvMapErr = 1
+	segvAccErr = 2
+)
 
 // CopyTo writes s as the 128 bytes of a siginfo_t to dst.
 //

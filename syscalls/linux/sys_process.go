@@ -166,12 +166,7 @@ func Waitid(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	}
 	opts.Stopped = options&unix.WSTOPPED != 0
 	opts.Continued = options&unix.WCONTINUED != 0
-	if options&unix.WEXITED == 0 {
-		// TODO: reporting only stops and continues; until then such a
-		// waitid reports nothing.
-		opts.NoHang = true
-		opts.Pid = -1 << 31
-	}
+	opts.IgnoreExits = options&unix.WEXITED == 0
 	res, err := t.Wait(opts)
 	if err != nil {
 		return 0, err

@@ -14,6 +14,7 @@ func registerThread(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_GETPPID, kernel.Syscall{Fn: Getppid, Support: kernel.Full})
 	t.Register(unix.SYS_SET_TID_ADDRESS, kernel.Syscall{Fn: SetTidAddress, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}})
 	t.Register(unix.SYS_SET_ROBUST_LIST, kernel.Syscall{Fn: SetRobustList, Support: kernel.Partial, Note: "recorded, not yet walked at exit", Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint}})
+	t.Register(unix.SYS_GET_ROBUST_LIST, kernel.Syscall{Fn: GetRobustList, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Hex, kernel.Hex}})
 	t.Register(unix.SYS_RSEQ, kernel.Syscall{Support: kernel.Unimplemented, Note: "ENOSYS: libcs fall back to plain sched_getcpu", Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Hex, kernel.Hex}})
 	t.Register(unix.SYS_ARCH_PRCTL, kernel.Syscall{Fn: ArchPrctl, Support: kernel.Partial, Note: "FS and GS bases only", Args: []kernel.ArgFormat{kernel.ArchPrctlCode, kernel.ArchPrctlAddr}})
 }
@@ -62,6 +63,25 @@ func SetRobustList(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error
 	}
 	t.SetRobustList(args[0].Pointer(), uint64(args[1].SizeT()))
 	return 0, nil
+}
+
+// GetRobustList implements get_robust_list(2) for the caller's threads
+// (musl asks it whether the kernel supports robust mutexes at all).
+func GetRobustList(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
+	target := t
+	if tid := args[0].Int(); tid != 0 {
+		target = t.Kernel().TaskByID(kernel.ThreadID(tid))
+		if target == nil || target.ThreadGroup() != t.ThreadGroup() {
+			return 0, unix.ESRCH
+		}
+	}
+	head, _ := target.RobustList()
+	if _, err := t.CopyOut(args[1].Pointer(), uint64(head)); err != nil {
+		return 0, err
+	}
+	// Linux reports the size of the head it expects, whatever was set.
+	_, err := t.CopyOut(args[2].Pointer(), uint64(robustListHeadSize))
+	return 0, err
 }
 
 // arch_prctl(2) codes, from <asm/prctl.h> (not in golang.org/x/sys/unix).
