@@ -129,10 +129,12 @@ func openPath(t *kernel.Task, p string, flags, mode uint32, resolve uint64) (fs.
 func openBeneath(t *kernel.Task, dirfd int32, p string, flags, mode uint32, resolve uint64) (fs.File, error) {
 	var dir fs.File
 	if dirfd == unix.AT_FDCWD {
-		var err error
-		if dir, err = openPath(t, t.FSContext().Cwd(), unix.O_PATH|unix.O_DIRECTORY, 0, 0); err != nil {
+		cwd, err := openPath(t, t.FSContext().Cwd(), unix.O_PATH|unix.O_DIRECTORY, 0, 0)
+		if err != nil {
 			return nil, err
 		}
+		defer cwd.Close()
+		dir = cwd
 	} else {
 		f, release, err := t.FDTable().GetRef(dirfd)
 		if err != nil {
@@ -147,9 +149,6 @@ func openBeneath(t *kernel.Task, dirfd int32, p string, flags, mode uint32, reso
 			return nil, unix.ENOTDIR
 		}
 		dir = f
-	}
-	if dirfd == unix.AT_FDCWD {
-		defer dir.Close()
 	}
 	hf, ok := dir.(*fs.HostFile)
 	if !ok {
