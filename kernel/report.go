@@ -103,6 +103,10 @@ type programSymbols struct {
 	// position-independent). Protected by Report.mu.
 	entry, bias uint64
 
+	// code are the file's executable segments, as [start, end) file
+	// addresses.
+	code [][2]uint64
+
 	// funcs are the functions of .symtab; empty if the program is
 	// stripped, and then why is in missing.
 	funcs   []elf.Symbol
@@ -119,6 +123,11 @@ func readProgramSymbols(path string) *programSymbols {
 	}
 	defer f.Close()
 	p.entry = f.Entry
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_LOAD && prog.Flags&elf.PF_X != 0 {
+			p.code = append(p.code, [2]uint64{prog.Vaddr, prog.Vaddr + prog.Memsz})
+		}
+	}
 	syms, err := f.Symbols()
 	if err != nil {
 		p.missing = "stripped"
@@ -172,6 +181,13 @@ func (p *programSymbols) symbolize(addr uint64) string {
 		return "unknown (" + p.missing + ")"
 	}
 	a := addr - p.bias
+	inCode := false
+	for _, c := range p.code {
+		inCode = inCode || addr >= p.bias && a >= c[0] && a < c[1]
+	}
+	if !inCode {
+		return "unknown (outside the program's code)"
+	}
 	// The last function starting at or below a.
 	i := sort.Search(len(p.funcs), func(i int) bool { return p.funcs[i].Value > a }) - 1
 	for i > 0 && p.funcs[i-1].Value == p.funcs[i].Value {

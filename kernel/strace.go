@@ -124,6 +124,9 @@ const (
 	PipeFDs
 	// ExecveVector is an argv or envp array of strings.
 	ExecveVector
+	// EnvVector is an envp array, shown as strace does by default: its
+	// address and how many strings it holds.
+	EnvVector
 	// ArchPrctlCode is arch_prctl's code: ARCH_SET_FS...
 	ArchPrctlCode
 	// ArchPrctlAddr is arch_prctl's second argument, shown after the
@@ -161,6 +164,9 @@ const (
 	MremapFlags
 	// GetrandomFlags are getrandom's flags.
 	GetrandomFlags
+	// PipeFlags are the O_* flags of pipe2 and dup3, which have no access
+	// mode: O_CLOEXEC, or 0.
+	PipeFlags
 
 	// numArgFormats is the number of formats.
 	numArgFormats
@@ -343,6 +349,8 @@ func (d argDecoder) format(f ArgFormat, i int, args SyscallArguments, ret int64)
 		return d.pipeFDs(a.Pointer())
 	case ExecveVector:
 		return d.vector(a.Pointer())
+	case EnvVector:
+		return d.vectorCount(a.Pointer())
 	case ArchPrctlCode:
 		if name, ok := lookupValue(uint64(a.Uint()), archPrctlNames); ok {
 			return name
@@ -404,6 +412,8 @@ func (d argDecoder) format(f ArgFormat, i int, args SyscallArguments, ret int64)
 		return formatFlags(a.Uint64(), mremapFlagNames, "0")
 	case GetrandomFlags:
 		return formatFlags(uint64(a.Uint()), getrandomFlagNames, "0")
+	case PipeFlags:
+		return formatFlags(uint64(a.Uint()), openFlagNames, "0")
 	}
 	// Hex, and the cases above that found nothing better to show: a
 	// zero pointer is NULL, a zero value 0.

@@ -153,6 +153,31 @@ func (d argDecoder) vector(addr usermem.Addr) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
+// maxVectorCount bounds the strings vectorCount counts.
+const maxVectorCount = 1 << 16
+
+// vectorCount shows a NULL-terminated array of string pointers by its
+// length, as strace shows an environment: 0x7ffc0000 /* 12 vars */.
+func (d argDecoder) vectorCount(addr usermem.Addr) string {
+	if addr == 0 {
+		return "NULL"
+	}
+	n := 0
+	for ; n < maxVectorCount; n++ {
+		raw, bad := d.readStruct(addr+usermem.Addr(8*n), 8)
+		if bad != "" {
+			return fmt.Sprintf("%#x /* %d vars, then unreadable */", addr, n)
+		}
+		if u64(raw, 0) == 0 {
+			break
+		}
+	}
+	if n == maxVectorCount {
+		return fmt.Sprintf("%#x /* %d vars or more */", addr, n)
+	}
+	return fmt.Sprintf("%#x /* %d vars */", addr, n)
+}
+
 // timespec shows a struct timespec.
 func (d argDecoder) timespec(addr usermem.Addr) string {
 	if addr == 0 {

@@ -9,7 +9,7 @@ import (
 func registerFcntl(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_DUP, kernel.Syscall{Fn: Dup, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD}})
 	t.Register(unix.SYS_DUP2, kernel.Syscall{Fn: Dup2, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.FD}})
-	t.Register(unix.SYS_DUP3, kernel.Syscall{Fn: Dup3, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.FD, kernel.OpenFlags}})
+	t.Register(unix.SYS_DUP3, kernel.Syscall{Fn: Dup3, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.FD, kernel.PipeFlags}})
 	t.Register(unix.SYS_FCNTL, kernel.Syscall{Fn: Fcntl, Support: kernel.Partial, Note: "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, and the record locks: F_GETLK, F_SETLK, F_SETLKW and their F_OFD_ forms",
 		Args: []kernel.ArgFormat{kernel.FD, kernel.FcntlCmd, kernel.FcntlArg}})
 }

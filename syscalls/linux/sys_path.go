@@ -20,7 +20,7 @@ func registerPath(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_RENAMEAT, kernel.Syscall{Fn: Renameat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.FD, kernel.Path}})
 	t.Register(unix.SYS_RENAMEAT2, kernel.Syscall{Fn: Renameat2, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.FD, kernel.Path, kernel.Hex}})
 	t.Register(unix.SYS_LINK, kernel.Syscall{Fn: Link, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.Path}})
-	t.Register(unix.SYS_LINKAT, kernel.Syscall{Fn: Linkat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.FD, kernel.Path, kernel.Hex}})
+	t.Register(unix.SYS_LINKAT, kernel.Syscall{Fn: Linkat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.FD, kernel.Path, kernel.AtFlags}})
 	t.Register(unix.SYS_SYMLINK, kernel.Syscall{Fn: Symlink, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.Path}})
 	t.Register(unix.SYS_SYMLINKAT, kernel.Syscall{Fn: Symlinkat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.FD, kernel.Path}})
 	t.Register(unix.SYS_READLINK, kernel.Syscall{Fn: Readlink, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.ReadBuffer, kernel.Int}})

@@ -11,7 +11,7 @@ import (
 func registerPipe(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_PIPE, kernel.Syscall{Fn: Pipe, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.PipeFDs}})
 	t.Register(unix.SYS_PIPE2, kernel.Syscall{Fn: Pipe2, Support: kernel.Partial, Note: "no O_DIRECT (packet mode)",
-		Args: []kernel.ArgFormat{kernel.PipeFDs, kernel.OpenFlags}})
+		Args: []kernel.ArgFormat{kernel.PipeFDs, kernel.PipeFlags}})
 }
 
 // Pipe implements pipe(2).

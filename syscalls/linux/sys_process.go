@@ -12,7 +12,7 @@ func registerProcess(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_CLONE3, kernel.Syscall{Support: kernel.Unimplemented, Note: "ENOSYS: libcs fall back to clone", Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint}})
 	t.Register(unix.SYS_FORK, kernel.Syscall{Fn: Fork, Support: kernel.Full})
 	t.Register(unix.SYS_VFORK, kernel.Syscall{Fn: Vfork, Support: kernel.Full})
-	t.Register(unix.SYS_EXECVE, kernel.Syscall{Fn: Execve, Support: kernel.Partial, Note: "static ELF and #! scripts, which must be readable", Args: []kernel.ArgFormat{kernel.Path, kernel.ExecveVector, kernel.ExecveVector}})
+	t.Register(unix.SYS_EXECVE, kernel.Syscall{Fn: Execve, Support: kernel.Partial, Note: "static ELF and #! scripts, which must be readable", Args: []kernel.ArgFormat{kernel.Path, kernel.ExecveVector, kernel.EnvVector}})
 	t.Register(unix.SYS_WAIT4, kernel.Syscall{Fn: Wait4, Support: kernel.Partial, Note: "exited children only; rusage is zero", Args: []kernel.ArgFormat{kernel.Int, kernel.WaitStatus, kernel.Wait4Options, kernel.Hex}})
 	t.Register(unix.SYS_WAITID, kernel.Syscall{Fn: Waitid, Support: kernel.Partial, Note: "exited children only; rusage is zero", Args: []kernel.ArgFormat{kernel.IDType, kernel.Int, kernel.Hex, kernel.WaitidOptions, kernel.Hex}})
 	t.Register(unix.SYS_SETPGID, kernel.Syscall{Fn: Setpgid, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Int, kernel.Int}})

@@ -11,16 +11,16 @@ import (
 )
 
 func registerStat(t *kernel.SyscallTable) {
-	t.Register(unix.SYS_STAT, kernel.Syscall{Fn: Stat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.Hex}})
-	t.Register(unix.SYS_LSTAT, kernel.Syscall{Fn: Lstat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.Hex}})
-	t.Register(unix.SYS_FSTAT, kernel.Syscall{Fn: Fstat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Hex}})
-	t.Register(unix.SYS_NEWFSTATAT, kernel.Syscall{Fn: Newfstatat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Hex, kernel.Hex}})
-	t.Register(unix.SYS_STATX, kernel.Syscall{Fn: Statx, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Hex, kernel.Hex, kernel.Hex}})
+	t.Register(unix.SYS_STAT, kernel.Syscall{Fn: Stat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.Stat}})
+	t.Register(unix.SYS_LSTAT, kernel.Syscall{Fn: Lstat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.Stat}})
+	t.Register(unix.SYS_FSTAT, kernel.Syscall{Fn: Fstat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Stat}})
+	t.Register(unix.SYS_NEWFSTATAT, kernel.Syscall{Fn: Newfstatat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Stat, kernel.AtFlags}})
+	t.Register(unix.SYS_STATX, kernel.Syscall{Fn: Statx, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.AtFlags, kernel.Hex, kernel.Hex}})
 	t.Register(unix.SYS_STATFS, kernel.Syscall{Fn: Statfs, Support: kernel.Partial, Note: "/proc and /dev report made-up numbers", Args: []kernel.ArgFormat{kernel.Path, kernel.Hex}})
 	t.Register(unix.SYS_FSTATFS, kernel.Syscall{Fn: Fstatfs, Support: kernel.Partial, Note: "only files of the host tree", Args: []kernel.ArgFormat{kernel.FD, kernel.Hex}})
 	t.Register(unix.SYS_ACCESS, kernel.Syscall{Fn: Access, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Path, kernel.Oct}})
 	t.Register(unix.SYS_FACCESSAT, kernel.Syscall{Fn: Faccessat, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Oct}})
-	t.Register(unix.SYS_FACCESSAT2, kernel.Syscall{Fn: Faccessat2, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Oct, kernel.Hex}})
+	t.Register(unix.SYS_FACCESSAT2, kernel.Syscall{Fn: Faccessat2, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.FD, kernel.Path, kernel.Oct, kernel.AtFlags}})
 }
 
 // Stat implements stat(2).
