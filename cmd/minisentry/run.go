@@ -184,6 +184,9 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 	stop := forwardHostSignals(k, log)
 	defer stop()
 	status, err := k.Wait()
+	c := ptrace.ReadCounters()
+	log.WithFields(logrus.Fields{"switches": c.Switches, "injections": c.Injections, "address_spaces": c.AddressSpaces, "stub_threads": c.Threads}).
+		Debug("platform work")
 	obs.finish(log, table, argv, status, err)
 	if err != nil {
 		return 0, err

@@ -170,6 +170,7 @@ func (c *context) Switch(as platform.AddressSpace) (platform.Event, error) {
 		return platform.Event{}, fmt.Errorf("PTRACE_SETREGS: %w", err)
 	}
 	for {
+		counters.switches.Add(1)
 		if err := ptraceRaw(unix.PTRACE_SYSEMU, t.tid, 0, 0); err != nil {
 			return platform.Event{}, fmt.Errorf("PTRACE_SYSEMU: %w", err)
 		}

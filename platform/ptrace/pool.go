@@ -70,6 +70,7 @@ func (p *Platform) stopPool() {
 
 // forkSubprocess makes a new address space by forking the master stub.
 func (p *Platform) forkSubprocess() (*subprocess, error) {
+	counters.addressSpaces.Add(1)
 	return newSubprocess(p, func() (*thread, error) {
 		var pid uintptr
 		if err := p.master.run(func(t *thread) error {

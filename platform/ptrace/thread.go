@@ -113,6 +113,7 @@ func (t *thread) syscallAt(ip uintptr, sysno uintptr, args ...uintptr) (uintptr,
 	}
 	t.pin()
 	for {
+		counters.injections.Add(1)
 		if err := setRegs(t.tid, &regs); err != nil {
 			return 0, fmt.Errorf("injecting syscall %d: PTRACE_SETREGS: %w", sysno, err)
 		}
@@ -159,6 +160,7 @@ func (t *thread) pin() {
 // seize attaches the calling OS thread to tid, which is parked in the clone
 // gadget's pause() loop, and waits for it to stop.
 func seize(tgid, tid int32, initRegs *platform.Registers) (*thread, error) {
+	counters.threads.Add(1)
 	if err := ptraceRaw(unix.PTRACE_SEIZE, tid, 0, traceOptions); err != nil {
 		return nil, fmt.Errorf("PTRACE_SEIZE %d: %w", tid, err)
 	}
