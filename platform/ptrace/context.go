@@ -205,6 +205,15 @@ func (c *context) decodeStop(sp *subprocess, t *thread, status unix.WaitStatus) 
 		}
 		ev.Sysno = uintptr(regs.Orig_rax)
 		ev.Args = [6]uintptr{uintptr(regs.Rdi), uintptr(regs.Rsi), uintptr(regs.Rdx), uintptr(regs.R10), uintptr(regs.R8), uintptr(regs.R9)}
+		if ip := regs.Rip - syscallInsnLen; inStubPage(ip) {
+			// The application jumped to one of the stub's syscall
+			// instructions. The host ran nothing (SYSEMU), and the
+			// call is not served either: as far as the application
+			// knows, nothing is mapped there. Rewind to the
+			// instruction, as if it had faulted on fetching it.
+			regs.Rip, regs.Rax = ip, regs.Orig_rax
+			return stubPageFault(ev, ip), true, nil
+		}
 		return ev, true, nil
 	}
 	if status>>ptraceEventShift != 0 || unix.Signal(sig) == unix.SIGSTOP {
@@ -233,6 +242,12 @@ func (c *context) decodeStop(sp *subprocess, t *thread, status unix.WaitStatus) 
 	}
 	ev.IP = usermem.Addr(regs.Rip)
 	switch {
+	case inStubPage(regs.Rip):
+		// The application runs the stub's bytes (an int3, data taken
+		// for code, a fault of an instruction there). Whatever the stop,
+		// report the instruction fetch that a host without the stub
+		// page would have refused.
+		return stubPageFault(ev, regs.Rip), true, nil
 	case unix.Signal(sig) == unix.SIGSYS && info.Code == platform.SYS_SECCOMP:
 		// A call into the vsyscall page. The host trapped it before doing
 		// anything except emulating the `ret`: undo that, and report the
@@ -256,6 +271,32 @@ func (c *context) decodeStop(sp *subprocess, t *thread, status unix.WaitStatus) 
 		ev.Type = platform.EventSignal
 		return ev, true, nil
 	}
+}
+
+// syscallInsnLen is the length of the syscall instruction (0f 05), and of
+// int 0x80 (cd 80): how far rip is past the instruction at a syscall stop.
+const syscallInsnLen = 2
+
+// inStubPage reports whether ip lies in the stub's page, which the
+// application may not use even though the host maps it in its address
+// space.
+func inStubPage(ip uint64) bool {
+	return ip >= stubBase && ip < stubEnd
+}
+
+// stubPageFault turns ev into the fault an application takes when it
+// fetches an instruction at ip, in the stub's page: SIGSEGV with
+// SEGV_MAPERR, since the memory manager has no mapping there.
+func stubPageFault(ev platform.Event, ip uint64) platform.Event {
+	ev.Type = platform.EventFault
+	ev.Sysno = 0
+	ev.Args = [6]uintptr{}
+	ev.Addr = usermem.Addr(ip)
+	ev.IP = ev.Addr
+	ev.Access = usermem.AccessType{Read: true, Execute: true}
+	ev.Signal = platform.SignalInfo{Signo: int32(unix.SIGSEGV), Code: segvMapErr}
+	ev.Signal.SetAddr(ip)
+	return ev
 }
 
 // segvMapErr is SEGV_MAPERR from <asm-generic/siginfo.h>, which

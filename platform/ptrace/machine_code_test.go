@@ -291,3 +291,43 @@ func TestReleaseLeavesNoStub(t *testing.T) {
 		unix.Nanosleep(&unix.Timespec{Nsec: 10e6}, nil)
 	}
 }
+
+func TestStubPageIsNotTheApplications(t *testing.T) {
+	// The stub's page is mapped in every stub process, but the
+	// application must find nothing there: jumping to the syscall gadget
+	// (which would have the sentry serve the call, then stop at the
+	// gadget's int3), to the entry's int3, or into the clone child's
+	// loop must each be an instruction fetch fault in the page (the
+	// platform sees the first stop, not the jump: at the target for a
+	// syscall instruction, after an int3, at the syscall after a mov).
+	for _, c := range []struct {
+		name   string
+		target uint64
+	}{
+		{"syscall gadget", stubSyscallAddr},
+		{"clone gadget", stubCloneAddr},
+		{"entry int3", stubBase + stubEntryOffset},
+		{"child pause loop", stubBase + stubChildPrctlOffset},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code := []byte{
+				0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, SYS_getpid
+				0x48, 0xb9, // mov rcx, target
+			}
+			code = binary.LittleEndian.AppendUint64(code, c.target)
+			code = append(code, 0xff, 0xe1) // jmp rcx
+			r := newRunner(t, program(code, exitWithRDI))
+			ev := r.switchTo()
+			if ev.Type != platform.EventFault || !inStubPage(uint64(ev.Addr)) || uint64(ev.Addr) > c.target+8 || !ev.Access.Execute {
+				t.Fatalf("jump to %#x: got %v (sysno %d) at %#x access %v, want an execute fault in the stub page",
+					c.target, ev.Type, ev.Sysno, ev.Addr, ev.Access)
+			}
+			if ev.Signal.Signo != int32(unix.SIGSEGV) || ev.Signal.Addr() != uint64(ev.Addr) {
+				t.Errorf("signal: got %d at %#x, want SIGSEGV at %#x", ev.Signal.Signo, ev.Signal.Addr(), ev.Addr)
+			}
+			if rip := r.c.Regs().Rip; rip != uint64(ev.Addr) {
+				t.Errorf("rip at the fault: got %#x, want %#x", rip, ev.Addr)
+			}
+		})
+	}
+}
