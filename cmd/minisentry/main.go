@@ -4,6 +4,7 @@
 //
 //	minisentry run [flags] -- PROGRAM [ARGS...]
 //	minisentry syscalls
+//	minisentry trace-html TRACE.json > trace.html
 //
 // The exit status of `run` is the program's, or 128+N if signal N killed
 // it; 125 means minisentry itself failed.
@@ -22,6 +23,7 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   minisentry run [flags] -- PROGRAM [ARGS...]   run a static program in the sandbox
   minisentry syscalls                          list the system calls and their support
+  minisentry trace-html TRACE.json > t.html    render a --trace file as a static HTML timeline
 
 Run "minisentry run -h" for the flags.
 `)
@@ -37,6 +39,8 @@ func main() {
 		os.Exit(run(os.Args[2:]))
 	case "syscalls":
 		os.Exit(listSyscalls(os.Stdout, os.Args[2:]))
+	case "trace-html":
+		os.Exit(traceHTMLCommand(os.Args[2:], os.Stdout, os.Stderr))
 	case "-h", "--help", "help":
 		usage()
 	default:
