@@ -38,6 +38,11 @@ func (mm *MemoryManager) Fork(ctx context.Context) (*MemoryManager, error) {
 			continue
 		}
 		v.incRef()
+		if v.fc != nil {
+			// The child's pmas of the file must be found if the
+			// file shrinks.
+			child.noteFileCacheLocked(v.fc)
+		}
 		child.vmas.segs = append(child.vmas.segs, vseg)
 		child.usageAS += uint64(vseg.ar.Length())
 		if v.wipeOnFork {

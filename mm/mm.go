@@ -32,15 +32,22 @@
 //
 //	MemoryManager.mappingMu   (vmas, brk, usage, limits)
 //	  MemoryManager.activeMu  (pmas, the AddressSpace)
+//	    fileCaches.mu         (the registry of shared files' page caches)
+//	      fileCache.mu        (a shared file's cached pages)
 //	    sharedAnon.mu         (a shared anonymous object's pages)
 //	      AddressSpace internals, MemoryFile.mu
 //
-// Mappable methods are called with mappingMu held (and activeMu too, for
-// ReadAt and Size), and must not call back into the memory manager. The
-// same goes for the BlockReader and BlockWriter of CopyOutFrom and
-// CopyInTo, which run with activeMu held. Only Fork holds the locks of two
-// memory managers at once, and the second one (the child) is not yet visible
-// to anyone, so it takes none of the child's locks.
+// fileCache.mappersMu is a leaf. Mappable methods are called with
+// mappingMu held (and activeMu too, for ReadAt and Size), or with a
+// fileCache's lock held, and must not call back into the memory manager.
+// The same goes for the BlockReader and BlockWriter of CopyOutFrom and
+// CopyInTo, which run with activeMu held; a writer may call WriteFile,
+// whose locks come after activeMu. The file layer's calls (SyncFile,
+// WriteFile, ChangeFile) take fileCaches.mu and fileCache.mu; ChangeFile
+// then takes the activeMu of the memory managers that map the file, with
+// neither held, to take away pages past a new end of file. Only Fork holds
+// the locks of two memory managers at once, and the second one (the child)
+// is not yet visible to anyone, so it takes none of the child's locks.
 package mm
 
 import (
@@ -125,9 +132,11 @@ type MemoryManager struct {
 	activeMu sync.RWMutex
 
 	// pmas are the memory behind the pages touched so far. Protected by
-	// activeMu; changing which pmas exist also needs mappingMu (for
-	// reading at least), so that holding mappingMu for writing freezes
-	// them too.
+	// activeMu; creating pmas also needs mappingMu (for reading at
+	// least), so that holding mappingMu for writing keeps new ones from
+	// appearing. Removing them mostly happens under mappingMu too; the
+	// exception is invalidateFilePages (a shared file shrank), which holds
+	// activeMu alone.
 	//
 	// Invariants: page-aligned; every address in a pma is in a vma; each
 	// pma holds one MemoryFile reference on every page of its range.
@@ -146,6 +155,11 @@ type MemoryManager struct {
 
 	// dead is set once the last user is gone. Protected by activeMu.
 	dead bool
+
+	// fileCaches are the page caches of shared file mappings this memory
+	// manager has made (or inherited), whose mappers it belongs to until
+	// it dies. Protected by mappingMu.
+	fileCaches map[*fileCache]struct{}
 }
 
 // NewMemoryManager returns an empty address space on p, with one user. Its
@@ -220,7 +234,13 @@ func (mm *MemoryManager) DecUsers(ctx context.Context) {
 	if as != nil {
 		as.Release()
 	}
+	// Unmapping writes back and releases the file caches this was the
+	// last mapper of.
 	mm.unmapLocked(usermem.AddrRange{Start: 0, End: mm.layout.MaxAddr})
+	for c := range mm.fileCaches {
+		c.removeMapper(mm)
+	}
+	mm.fileCaches = nil
 }
 
 // AddressSpace returns the platform address space the application runs in,

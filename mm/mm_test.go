@@ -277,11 +277,15 @@ func checkInvariants(mm *MemoryManager) error {
 		if v.effectivePerms != v.realPerms.Effective() || v.maxPerms != v.maxPerms.Effective() || !v.maxPerms.SupersetOf(v.effectivePerms) {
 			return fmt.Errorf("vma %v: perms real %v effective %v max %v", seg.ar, v.realPerms, v.effectivePerms, v.maxPerms)
 		}
-		if (v.shm != nil) == v.private || (v.mappable != nil && (v.shm != nil || v.growsDown)) {
+		if (v.shm != nil || v.fc != nil) == v.private || (v.mappable != nil && (v.shm != nil || v.growsDown)) ||
+			(v.fc != nil) != (v.mappable != nil && !v.private) {
 			return fmt.Errorf("vma %v: inconsistent backing", seg.ar)
 		}
 		if v.shm != nil && v.shm.refs.Load() <= 0 {
 			return fmt.Errorf("vma %v: shared object with %d refs", seg.ar, v.shm.refs.Load())
+		}
+		if v.fc != nil && v.fc.refs.Load() <= 0 {
+			return fmt.Errorf("vma %v: file cache with %d refs", seg.ar, v.fc.refs.Load())
 		}
 		usage += uint64(seg.ar.Length())
 	}

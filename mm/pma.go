@@ -96,7 +96,9 @@ func (mm *MemoryManager) getPMAsLocked(ar usermem.AddrRange, at usermem.AccessTy
 		v := mm.vmas.segs[vi]
 		vend := min(v.ar.End, ar.End)
 		var eof usermem.Addr
-		if v.val.mappable != nil {
+		if v.val.mappable != nil && v.val.fc == nil {
+			// A shared mapping's cache checks the size itself,
+			// under its own lock (fileCache.translate).
 			eof = mm.eofLocked(v)
 		}
 		// Walk the vma's part of ar one allocation window at a time.
@@ -197,6 +199,19 @@ func (mm *MemoryManager) fillLocked(v segment[vma], gap usermem.AddrRange, eof u
 		}
 		return addr, err
 
+	case v.val.fc != nil:
+		// The cache marks the pages dirty if this pma may write them.
+		off := offsetOf(v, gap.Start)
+		pieces, err := v.val.fc.translate(off, off+uint64(gap.Length()), v.val.maxPerms.Write)
+		addr := gap.Start
+		for _, piece := range pieces {
+			// translate took the pma's reference.
+			n := usermem.Addr(piece.fr.Length())
+			mm.insertPMALocked(usermem.AddrRange{Start: addr, End: addr + n}, newPMA(piece.fr.Start, &v.val, false))
+			addr += n
+		}
+		return addr, err
+
 	case v.val.mappable != nil:
 		return mm.fillFromFileLocked(v, gap, eof)
 
@@ -233,7 +248,9 @@ func (mm *MemoryManager) eofLocked(v segment[vma]) usermem.Addr {
 // fillFromFileLocked gives the pages of gap, in the private file mapping v,
 // private memory holding a copy of the file's bytes: zeros past the end of
 // the file in its last page, and nothing at all (a bus error) for pages
-// wholly beyond it.
+// wholly beyond it. If the file is also mapped shared, what the shared
+// mappings wrote is written back first, so that the copy has it, as a
+// private page filled from Linux's page cache would.
 //
 // Preconditions: as for fillLocked; v.val.mappable != nil.
 func (mm *MemoryManager) fillFromFileLocked(v segment[vma], gap usermem.AddrRange, eof usermem.Addr) (usermem.Addr, error) {
@@ -244,6 +261,11 @@ func (mm *MemoryManager) fillFromFileLocked(v segment[vma], gap usermem.AddrRang
 	off := offsetOf(v, ar.Start)
 	if off > math.MaxInt64 {
 		return gap.Start, ErrBusError
+	}
+	if fileCaches.live.Load() != 0 {
+		if err := SyncFile(fileIDOf(v.val.mappable), int64(off), int64(off)+int64(ar.Length())); err != nil {
+			return gap.Start, ErrBusError
+		}
 	}
 	fr, err := mm.mf.Allocate(uint64(ar.Length()))
 	if err != nil {

@@ -62,9 +62,11 @@ type MMapOpts struct {
 
 // MMap creates a mapping, as mmap(2), and returns its address.
 //
-// Shared file mappings are not implemented yet (they come with the file
-// layer's page cache): a shared Mappable gets ENODEV, the error Linux gives
-// for a file that cannot be mapped.
+// A shared file mapping maps the file's page cache (filecache.go), which
+// every shared mapping of the file shares; its Mappable must be a
+// SharedMappable (ENODEV otherwise, the error Linux gives for a file that
+// cannot be mapped), and MaxPerms must leave Write out if the file was not
+// opened for writing.
 //
 // Small private anonymous mappings (up to 2 MiB) and Precommit mappings are
 // populated at once if the application is running, which saves it the
@@ -86,7 +88,7 @@ func (mm *MemoryManager) MMap(ctx context.Context, opts MMapOpts) (usermem.Addr,
 		if end := opts.Offset + length; end < opts.Offset || end > math.MaxInt64 {
 			return 0, unix.EOVERFLOW
 		}
-		if !opts.Private {
+		if _, ok := opts.Mappable.(SharedMappable); !ok && !opts.Private {
 			return 0, unix.ENODEV
 		}
 	} else {
@@ -152,9 +154,14 @@ func (mm *MemoryManager) createVMALocked(opts MMapOpts, length uint64) (usermem.
 		growsDown:      opts.GrowsDown,
 		hint:           opts.Hint,
 	}
-	if opts.Mappable == nil && !opts.Private {
+	switch {
+	case opts.Mappable == nil && !opts.Private:
 		v.shm = newSharedAnon(mm.mf, length)
-	} else if m, ok := opts.Mappable.(RefCountedMappable); ok {
+	case !opts.Private:
+		v.fc = getFileCache(mm.mf, opts.Mappable.(SharedMappable), opts.MaxPerms.Write)
+		mm.noteFileCacheLocked(v.fc)
+	}
+	if m, ok := opts.Mappable.(RefCountedMappable); ok {
 		m.IncRef()
 	}
 	mm.insertVMALocked(ar, v)

@@ -417,10 +417,10 @@ func TestRLimitAS(t *testing.T) {
 	check(t, mm)
 }
 
-func TestSharedFileMappingUnsupported(t *testing.T) {
+func TestSharedMappingOfUnwritableFile(t *testing.T) {
 	mm, _ := newTestMM(t)
 	_, err := mm.MMap(ctx, MMapOpts{Length: 0x1000, Perms: usermem.Read, Mappable: &testFile{data: []byte("x")}})
 	if !errors.Is(err, unix.ENODEV) {
-		t.Errorf("MAP_SHARED of a file: got %v, wanted ENODEV until the file layer has a page cache", err)
+		t.Errorf("MAP_SHARED of a Mappable that cannot write back: got %v, wanted ENODEV", err)
 	}
 }

@@ -8,7 +8,8 @@ import (
 
 // Mappable is a file that can be mapped: the file layer implements it, and
 // the memory manager reads it to fill private file mappings (the ELF
-// loader's segments, mmap of a file with MAP_PRIVATE).
+// loader's segments, mmap of a file with MAP_PRIVATE) and the page cache of
+// shared ones (a SharedMappable, filecache.go).
 //
 // Implementations must be comparable (pointer types, typically): the memory
 // manager merges neighbouring vmas of the same Mappable by comparing them
@@ -47,13 +48,18 @@ type RefCountedMappable interface {
 // it. vmas live in MemoryManager.vmas, protected by mappingMu; the range is
 // the segment's.
 type vma struct {
-	// mappable is the file behind a private file mapping, or nil for
-	// anonymous memory. If it is a RefCountedMappable, the vma holds a
-	// reference on it.
+	// mappable is the file behind a file mapping, or nil for anonymous
+	// memory. If it is a RefCountedMappable, the vma holds a reference on
+	// it.
 	//
-	// Invariant: mappable != nil implies private (minisentry has no shared
-	// file mappings yet) and !growsDown.
+	// Invariant: mappable != nil implies !growsDown.
 	mappable Mappable
+
+	// fc is the page cache behind a shared file mapping, or nil. The vma
+	// holds one reference on it.
+	//
+	// Invariant: fc != nil iff mappable != nil and !private.
+	fc *fileCache
 
 	// shm is the object behind a shared anonymous mapping
 	// (MAP_SHARED|MAP_ANONYMOUS), or nil. The vma holds one reference on
@@ -119,7 +125,7 @@ func (v vma) splitAt(delta uint64) vma {
 // everything about them is equal and, when they map an object, they map
 // contiguous parts of it.
 func (v vma) canMergeWith(n uint64, next vma) bool {
-	if v.mappable != next.mappable || v.shm != next.shm || v.realPerms != next.realPerms ||
+	if v.mappable != next.mappable || v.shm != next.shm || v.fc != next.fc || v.realPerms != next.realPerms ||
 		v.maxPerms != next.maxPerms || v.private != next.private || v.growsDown != next.growsDown ||
 		v.dontFork != next.dontFork || v.wipeOnFork != next.wipeOnFork || v.hint != next.hint {
 		return false
@@ -137,6 +143,9 @@ func (v vma) incRef() {
 	if v.shm != nil {
 		v.shm.incRef()
 	}
+	if v.fc != nil {
+		v.fc.incRef()
+	}
 	if m, ok := v.mappable.(RefCountedMappable); ok {
 		m.IncRef()
 	}
@@ -146,6 +155,9 @@ func (v vma) incRef() {
 func (v vma) release() {
 	if v.shm != nil {
 		v.shm.decRef()
+	}
+	if v.fc != nil {
+		v.fc.decRef()
 	}
 	if m, ok := v.mappable.(RefCountedMappable); ok {
 		m.DecRef()
