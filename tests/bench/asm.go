@@ -2,7 +2,7 @@ package main
 
 import "encoding/binary"
 
-// The programs the sentry runs, hand-assembled x86-64 machine code. Each
+// The programs of the platform cases, hand-assembled x86-64 machine code. Each
 // starts with a getpid "ready" call: the first Switch, which also creates
 // the stub thread, stops there, so timing can begin after it. Each ends
 // with exit_group(status), which stays an event for the sentry (the host
