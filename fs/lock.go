@@ -3,6 +3,8 @@ package fs
 import (
 	"context"
 	"math"
+	"slices"
+	"sort"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -334,16 +336,26 @@ func (lt *lockTable) deadlockLocked(owner, blocker any) bool {
 // F_UNLCK): owner's locks there are cut away, and a new lock merges with
 // owner's adjacent and overlapping locks of its type.
 //
+// The records stay in Linux's order, which F_GETLK shows by reporting the
+// first conflicting lock: an owner's locks together, sorted by start, the
+// owners in the order of their first lock.
+//
 // Preconditions: locks.mu is locked; the new lock conflicts with no
 // other owner's.
 func (lt *lockTable) replaceLocked(key lockKey, fl *fileLocks, owner LockOwner, typ int16, r LockRange) {
-	kept := make([]heldLock, 0, len(fl.records)+2)
-	count := 0
+	others := make([]heldLock, 0, len(fl.records))
+	var mine []heldLock
+	pos, before := -1, 0
 	for _, l := range fl.records {
-		switch {
-		case l.owner != owner.ID:
-			kept = append(kept, l)
+		if l.owner != owner.ID {
+			others = append(others, l)
 			continue
+		}
+		if pos < 0 {
+			pos = len(others)
+		}
+		before++
+		switch {
 		case l.Type == typ && l.Range.touches(r):
 			// Merge: the new lock takes the old one in.
 			r.Start, r.End = min(r.Start, l.Range.Start), max(r.End, l.Range.End)
@@ -352,32 +364,26 @@ func (lt *lockTable) replaceLocked(key lockKey, fl *fileLocks, owner LockOwner, 
 			if l.Range.Start < r.Start {
 				left := l
 				left.Range.End = r.Start - 1
-				kept = append(kept, left)
-				count++
+				mine = append(mine, left)
 			}
 			if l.Range.End > r.End {
 				right := l
 				right.Range.Start = r.End + 1
-				kept = append(kept, right)
-				count++
+				mine = append(mine, right)
 			}
 		default:
-			kept = append(kept, l)
-			count++
+			mine = append(mine, l)
 		}
 	}
 	if typ != unix.F_UNLCK {
-		kept = append(kept, heldLock{RecordLock: RecordLock{Type: typ, Range: r, PID: owner.PID}, owner: owner.ID})
-		count++
+		mine = append(mine, heldLock{RecordLock: RecordLock{Type: typ, Range: r, PID: owner.PID}, owner: owner.ID})
 	}
-	before := 0
-	for _, l := range fl.records {
-		if l.owner == owner.ID {
-			before++
-		}
+	sort.Slice(mine, func(i, j int) bool { return mine[i].Range.Start < mine[j].Range.Start })
+	if pos < 0 {
+		pos = len(others)
 	}
-	fl.records = kept
-	lt.countLocked(owner.ID, count-before)
+	fl.records = slices.Concat(others[:pos], mine, others[pos:])
+	lt.countLocked(owner.ID, len(mine)-before)
 	// Waiters may now get what owner released, or what it turned from a
 	// write lock into a read lock.
 	lt.notifyLocked(key, fl)

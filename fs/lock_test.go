@@ -120,6 +120,28 @@ func TestRecordLockConflicts(t *testing.T) {
 	}
 }
 
+func TestRecordLockReportOrder(t *testing.T) {
+	f := lockFile(t)
+	setLock(f, owner1, unix.F_RDLCK, rng(90, 99))
+	setLock(f, owner2, unix.F_RDLCK, rng(0, 9))
+	setLock(f, owner1, unix.F_RDLCK, rng(50, 54))
+	// Linux's order: owner 1's locks by start, then owner 2's.
+	want := []RecordLock{{unix.F_RDLCK, rng(50, 54), 1}, {unix.F_RDLCK, rng(90, 99), 1}, {unix.F_RDLCK, rng(0, 9), 2}}
+	key, _ := fileLockKey(f)
+	locks.mu.Lock()
+	var got []RecordLock
+	for _, l := range locks.files[key].records {
+		got = append(got, l.RecordLock)
+	}
+	locks.mu.Unlock()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	if l, _, _ := TestRecordLock(f, owner3, unix.F_WRLCK, rng(0, MaxOffset)); l != want[0] {
+		t.Errorf("F_GETLK reports %+v, want the first in Linux's order, %+v", l, want[0])
+	}
+}
+
 func TestRecordLockSplitAndMerge(t *testing.T) {
 	f := lockFile(t)
 	steps := []struct {

@@ -133,7 +133,8 @@ func TestTimers(t *testing.T) {
 
 // TestPoll: poll, select, epoll and eventfd on pipes, eventfds, epoll
 // instances and standard input (a host pipe), the signal masks of ppoll,
-// pselect6 and epoll_pwait, and record locks and flock between processes.
+// pselect6 and epoll_pwait, and record locks and flock between processes,
+// on pipes and on a regular file.
 func TestPoll(t *testing.T) {
 	t.Parallel()
 	cases := []string{"poll", "select", "sigmask", "epoll", "epoll_modes", "eventfd", "wakeup", "stdin", "locks", "flock"}
@@ -143,5 +144,9 @@ func TestPoll(t *testing.T) {
 				compare(t, bin, invocation{args: []string{c}, stdin: "hello\n"}, 0)
 			})
 		}
+		t.Run("files", func(t *testing.T) {
+			dir, prepare := freshDir(t)
+			compare(t, bin, invocation{args: []string{"files", dir}, prepare: prepare}, 0)
+		})
 	})
 }

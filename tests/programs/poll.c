@@ -3,7 +3,8 @@
  * pselect6 and epoll on pipes, eventfds, epoll instances and standard
  * input (a host pipe carrying "hello\n"); the signal masks of ppoll,
  * pselect6 and epoll_pwait; eventfd counters; fcntl record locks and
- * flock between a parent and its child. argv[1] names the case.
+ * flock between a parent and its child, on pipes and, in "files", on a
+ * regular file in the directory argv[2]. argv[1] names the case.
  *
  * Timing never shows in the output: where a child wakes a waiter after a
  * delay, the waiter prints what it got, not when; where a check needs the
@@ -696,6 +697,108 @@ static void t_locks(void)
 	close(sync[1]);
 }
 
+/* Locks on a regular file in the directory argv[2], which each process
+ * opens for itself: separate open file descriptions, so that flock and OFD
+ * locks conflict too. And what poll, select and epoll make of the file. */
+static void t_files(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/locked", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	char data[100];
+	memset(data, 'x', sizeof data);
+	EXPECT_RET(write(fd, data, sizeof data), 100);
+
+	/* Ranges from the end and from the offset; then a lock past the end
+	 * (locks may cover bytes the file does not have). */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_END, .l_start = -10, .l_len = 10};
+	EXPECT_RET(fcntl(fd, F_SETLK, &fl), 0);
+	EXPECT_RET(lseek(fd, 50, SEEK_SET), 50);
+	fl = (struct flock){.l_type = F_RDLCK, .l_whence = SEEK_CUR, .l_start = 0, .l_len = -5};
+	EXPECT_RET(fcntl(fd, F_SETLK, &fl), 0);
+	EXPECT_RET(setlk(fd, F_SETLK, F_WRLCK, 1000, 0), 0);
+	fl = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_END, .l_start = -101, .l_len = 1};
+	EXPECT_ERR(fcntl(fd, F_SETLK, &fl), EINVAL);
+
+	/* flock and OFD locks on this description. */
+	EXPECT_RET(flock(fd, LOCK_EX), 0);
+	struct flock ofd = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 10, .l_len = 5};
+	EXPECT_RET(fcntl(fd, F_OFD_SETLK, &ofd), 0);
+
+	int sync[2];
+	CHECK(pipe(sync) == 0);
+	pid_t c = spawn();
+	if (c == 0) {
+		/* The inherited descriptor would keep the parent's description,
+		 * and its flock, alive: close it. The child has no record locks
+		 * to lose. */
+		close(fd);
+		int mine = open(path, O_RDWR);
+		CHECK(mine >= 0);
+		/* The parent's locks, in order. */
+		off_t at = 0;
+		for (int i = 0; i < 4; i++) {
+			struct flock g = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 0};
+			EXPECT_RET(fcntl(mine, F_GETLK, &g), 0);
+			printf("F_GETLK from %ld: %s %ld+%ld, pid %s\n", (long)at,
+			       g.l_type == F_RDLCK ? "F_RDLCK" : g.l_type == F_WRLCK ? "F_WRLCK" : "F_UNLCK",
+			       (long)g.l_start, (long)g.l_len, g.l_pid == -1 ? "-1" : g.l_pid == getppid() ? "the parent's" : "other");
+			at = g.l_start + g.l_len;
+		}
+		EXPECT_ERR(setlk(mine, F_SETLK, F_RDLCK, 12, 1), EAGAIN);
+		EXPECT_RET(setlk(mine, F_SETLK, F_RDLCK, 45, 5), 0);
+		EXPECT_ERR(setlk(mine, F_SETLK, F_WRLCK, 45, 6), EAGAIN);
+		struct flock o = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 14, .l_len = 1};
+		EXPECT_ERR(fcntl(mine, F_OFD_SETLK, &o), EAGAIN);
+		EXPECT_ERR(flock(mine, LOCK_SH | LOCK_NB), EWOULDBLOCK);
+		/* Tell the parent; then wait for the flock, which comes with the
+		 * parent's last close of its description. */
+		tell(sync[1], 'w');
+		EXPECT_RET(flock(mine, LOCK_SH), 0);
+		/* That close released the parent's record locks, and its OFD
+		 * locks went with the description. */
+		struct flock g = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+		EXPECT_RET(fcntl(mine, F_GETLK, &g), 0);
+		CHECK(g.l_type == F_UNLCK);
+		child_exit();
+	}
+	char msg;
+	EXPECT_RET(read(sync[0], &msg, 1), 1);
+	/* The child's read lock at 45 is in the way now. */
+	EXPECT_ERR(setlk(fd, F_SETLK, F_WRLCK, 40, 10), EAGAIN);
+	/* POSIX's trap: closing another descriptor of the file, of another
+	 * description, drops the process's record locks, but not the
+	 * flock, which is the first description's. */
+	int other = open(path, O_RDONLY);
+	CHECK(other >= 0);
+	close(other);
+	msleep(50);
+	struct pollfd pfd = {.fd = sync[0], .events = POLLIN};
+	EXPECT_RET(poll(&pfd, 1, 0), 0);
+
+	/* Regular files are always ready, and epoll refuses them. */
+	struct pollfd pf = {.fd = fd, .events = POLLIN | POLLOUT | POLLPRI};
+	EXPECT_RET(poll(&pf, 1, -1), 1);
+	CHECK(pf.revents == (POLLIN | POLLOUT));
+	fd_set rd, wr;
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	FD_SET(fd, &rd);
+	FD_SET(fd, &wr);
+	EXPECT_RET(select(fd + 1, &rd, &wr, NULL, NULL), 2);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN};
+	EXPECT_ERR(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), EPERM);
+	close(ep);
+
+	close(fd);
+	await("file locking child", c, 0);
+	close(sync[0]);
+	close(sync[1]);
+	unlink(path);
+}
+
 /* flock belongs to the open file description: the child, which shares
  * it, shares the lock too. */
 static void t_flock(void)
@@ -719,6 +822,8 @@ static void t_flock(void)
 	close(p[1]);
 }
 
+static void t_files_case(void);
+
 static const struct {
 	const char *name;
 	void (*run)(void);
@@ -733,8 +838,17 @@ static const struct {
 	{"stdin", t_stdin},
 	{"locks", t_locks},
 	{"flock", t_flock},
+	{"files", t_files_case},
 	{NULL, NULL},
 };
+
+/* arg is argv[2], for the cases that take an argument. */
+static const char *arg = ".";
+
+static void t_files_case(void)
+{
+	t_files(arg);
+}
 
 int main(int argc, char **argv)
 {
@@ -743,6 +857,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s CASE\n", argv[0]);
 		return 2;
 	}
+	if (argc > 2)
+		arg = argv[2];
 	for (int i = 0; cases[i].name; i++) {
 		if (strcmp(cases[i].name, argv[1]) == 0) {
 			cases[i].run();
