@@ -24,9 +24,9 @@ func registerEpoll(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_EPOLL_WAIT, kernel.Syscall{Fn: EpollWait, Support: kernel.Full, NoRestart: true,
 		Args: []kernel.ArgFormat{kernel.FD, kernel.Hex, kernel.Int, kernel.Int}})
 	t.Register(unix.SYS_EPOLL_PWAIT, kernel.Syscall{Fn: EpollPwait, Support: kernel.Full, NoRestart: true,
-		Args: []kernel.ArgFormat{kernel.FD, kernel.Hex, kernel.Int, kernel.Int, kernel.Hex, kernel.Uint}})
+		Args: []kernel.ArgFormat{kernel.FD, kernel.Hex, kernel.Int, kernel.Int, kernel.SigSet, kernel.Uint}})
 	t.Register(unix.SYS_EPOLL_PWAIT2, kernel.Syscall{Fn: EpollPwait2, Support: kernel.Full, NoRestart: true,
-		Args: []kernel.ArgFormat{kernel.FD, kernel.Hex, kernel.Int, kernel.Timespec, kernel.Hex, kernel.Uint}})
+		Args: []kernel.ArgFormat{kernel.FD, kernel.Hex, kernel.Int, kernel.Timespec, kernel.SigSet, kernel.Uint}})
 }
 
 // epollMaxEvents is the largest maxevents epoll_wait takes (Linux's

@@ -22,7 +22,7 @@ import (
 func registerPoll(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_POLL, kernel.Syscall{Fn: Poll, Support: kernel.Partial, NoSARestart: true,
 		Note: "a poll restarted after a stop waits its whole timeout again", Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Int}})
-	t.Register(unix.SYS_PPOLL, kernel.Syscall{Fn: Ppoll, Support: kernel.Full, NoSARestart: true, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Timespec, kernel.Hex, kernel.Uint}})
+	t.Register(unix.SYS_PPOLL, kernel.Syscall{Fn: Ppoll, Support: kernel.Full, NoSARestart: true, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.Timespec, kernel.SigSet, kernel.Uint}})
 	t.Register(unix.SYS_SELECT, kernel.Syscall{Fn: Select, Support: kernel.Full, NoSARestart: true, Args: []kernel.ArgFormat{kernel.Int, kernel.Hex, kernel.Hex, kernel.Hex, kernel.Hex}})
 	t.Register(unix.SYS_PSELECT6, kernel.Syscall{Fn: Pselect6, Support: kernel.Full, NoSARestart: true, Args: []kernel.ArgFormat{kernel.Int, kernel.Hex, kernel.Hex, kernel.Hex, kernel.Timespec, kernel.Hex}})
 }
@@ -230,18 +230,13 @@ func timespecDuration(ts unix.Timespec) time.Duration {
 }
 
 // finish writes the time left back, if the call has a timeout to update,
-// and returns err, the call's result: as on Linux, if the time left cannot
-// be written, an interrupted call fails with EINTR rather than restart
-// with its whole timeout.
+// and returns err, the call's result. An interrupted call that restarts
+// reads the time left, as on Linux. (Linux also refuses to restart a call
+// whose time left it could not write; minisentry restarts it all the
+// same.)
 func (wt waitTimeout) finish(err error) error {
-	if wt.update == nil {
-		return err
-	}
-	left := max(time.Until(wt.end), 0)
-	if wt.update(left) != nil && err == unix.EINTR {
-		// Linux turns ERESTARTNOHAND into EINTR here; for minisentry, EINTR
-		// already stands for both.
-		return unix.EINTR
+	if wt.update != nil {
+		wt.update(max(time.Until(wt.end), 0))
 	}
 	return err
 }
