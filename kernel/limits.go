@@ -1,6 +1,11 @@
 package kernel
 
 import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +29,39 @@ func hostLimits() [rlimitCount]Rlimit {
 		}
 		limits[r] = Rlimit{Cur: rl.Cur, Max: rl.Max}
 	}
+	// The Go runtime raises its own soft RLIMIT_NOFILE to the hard limit
+	// when it starts (and restores it only for programs it executes
+	// itself). The program would natively have inherited the limit of
+	// whoever started minisentry: take that one.
+	if cur, ok := parentOpenFilesLimit(); ok && cur <= limits[unix.RLIMIT_NOFILE].Max {
+		limits[unix.RLIMIT_NOFILE].Cur = cur
+	}
 	return limits
+}
+
+// parentOpenFilesLimit reads the soft "Max open files" limit of the
+// sentry's parent process from /proc.
+func parentOpenFilesLimit() (uint64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", os.Getppid()))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "Max open files")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			return 0, false
+		}
+		if fields[0] == "unlimited" {
+			return unix.RLIM_INFINITY, true
+		}
+		v, err := strconv.ParseUint(fields[0], 10, 64)
+		return v, err == nil
+	}
+	return 0, false
 }
 
 // Limit returns the group's limit for resource r.
