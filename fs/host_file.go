@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minisentry/minisentry/mm"
 	"github.com/minisentry/minisentry/usermem"
 )
 
@@ -19,6 +20,15 @@ import (
 //
 // A HostFile is reference counted: descriptors and memory mappings of it
 // each hold a reference, and the host descriptor is closed with the last.
+//
+// A regular file may be mapped MAP_SHARED, and then has a page cache in the
+// memory manager (mm/filecache.go) that the mappings write to. Its reads
+// and writes keep the two coherent, whichever descriptor of the file they
+// go through: a read first writes back the dirty cached pages it covers
+// (mm.SyncFile), a write also copies its bytes into the cached pages
+// (mm.WriteFile), and ftruncate, fallocate and copy_file_range make the
+// cache read back what they changed (mm.ChangeFile). A file without a
+// cache pays one atomic load per read and a shared lock per write.
 type HostFile struct {
 	// fd is the host descriptor. Immutable; closed with the last
 	// reference.
@@ -43,6 +53,13 @@ type HostFile struct {
 	// answer at once. Immutable.
 	mayBlock bool
 
+	// regular is set for a regular file, the only kind with a page cache.
+	// Immutable.
+	regular bool
+
+	// id is the file's identity, which finds its page cache. Immutable.
+	id mm.FileID
+
 	// refs counts the references.
 	refs atomic.Int64
 
@@ -60,7 +77,10 @@ func NewHostFile(fd int, name string) *HostFile {
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
 			f.mayBlock = true
+		case unix.S_IFREG:
+			f.regular = true
 		}
+		f.id = mm.FileID{Dev: st.Dev, Ino: st.Ino}
 	}
 	f.refs.Store(1)
 	return f
@@ -96,6 +116,9 @@ func (f *HostFile) FD() int {
 // Read implements File.Read.
 func (f *HostFile) Read(ctx context.Context, dst usermem.IOSequence, offset int64) (int64, error) {
 	if err := f.waitReady(ctx, unix.POLLIN); err != nil {
+		return 0, err
+	}
+	if err := f.SyncForRead(offset, dst.NumBytes()); err != nil {
 		return 0, err
 	}
 	return dst.CopyOutFrom(ctx, usermem.BlockReaderFunc(func(blocks usermem.BlockSeq) (uint64, error) {
@@ -160,9 +183,68 @@ func (f *HostFile) Write(ctx context.Context, src usermem.IOSequence, offset int
 		return 0, err
 	}
 	return src.CopyInTo(ctx, usermem.BlockWriterFunc(func(blocks usermem.BlockSeq) (uint64, error) {
-		n, err := f.writev(blocks, offset)
+		if !f.regular {
+			n, err := f.writev(blocks, offset)
+			return uint64(n), err
+		}
+		n, err := mm.WriteFile(f.id, blocks, func() (int, error) {
+			return f.writev(blocks, offset)
+		}, func(n int) int64 {
+			return f.writtenAt(offset, n)
+		})
 		return uint64(n), err
 	}))
+}
+
+// SyncForRead writes back what shared mappings of the file wrote to
+// [offset, offset+length) (offset -1: from the file's position), so that a
+// read of the host descriptor sees it. Only a file with a page cache has
+// anything to do.
+func (f *HostFile) SyncForRead(offset, length int64) error {
+	if !f.regular || !mm.FileCached(f.id) {
+		return nil
+	}
+	if offset < 0 {
+		pos, err := unix.Seek(f.fd, 0, unix.SEEK_CUR)
+		if err != nil {
+			// The read will fail the same way.
+			return nil
+		}
+		offset = pos
+	}
+	return mm.SyncFile(f.id, offset, offset+length)
+}
+
+// writtenAt returns the file offset a write of n bytes at offset (-1: at
+// the file's position) has just gone to, for the page cache. With O_APPEND,
+// Linux appends even a pwrite(2), so the bytes end where the file now ends.
+func (f *HostFile) writtenAt(offset int64, n int) int64 {
+	if flags, err := f.StatusFlags(); err == nil && flags&unix.O_APPEND != 0 {
+		st, err := f.Stat()
+		if err != nil {
+			return -1
+		}
+		return st.Size - int64(n)
+	}
+	if offset >= 0 {
+		return offset
+	}
+	pos, err := unix.Seek(f.fd, 0, unix.SEEK_CUR)
+	if err != nil {
+		return -1
+	}
+	return pos - int64(n)
+}
+
+// ChangeData runs op, which changes the bytes of [from, to) of the file
+// (or, if moves, moves everything from `from` on) or its size by some
+// other way than Write, so that the page cache, if the file has one,
+// follows (mm.ChangeFile).
+func (f *HostFile) ChangeData(from, to int64, moves bool, op func() error) error {
+	if !f.regular {
+		return op()
+	}
+	return mm.ChangeFile(f.id, from, to, moves, op)
 }
 
 // writev writes blocks with one host writev or pwritev, retrying when
@@ -293,6 +375,32 @@ func (f *HostFile) ReadAt(dst []byte, off int64) (int, error) {
 		}
 		if n == 0 {
 			return done, io.EOF
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// WriteAt writes src to the file at off (mm.SharedMappable.WriteAt): the
+// write-back of a shared mapping's pages, which must not go through the
+// page cache as Write does. A descriptor opened with O_APPEND would append
+// a pwrite(2); RWF_NOAPPEND keeps it at off.
+func (f *HostFile) WriteAt(src []byte, off int64) (int, error) {
+	flags := 0
+	if fl, err := f.StatusFlags(); err == nil && fl&unix.O_APPEND != 0 {
+		flags = unix.RWF_NOAPPEND
+	}
+	done := 0
+	for done < len(src) {
+		n, err := unix.Pwritev2(f.fd, [][]byte{src[done:]}, off+int64(done), flags)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, io.ErrShortWrite
 		}
 		done += n
 	}

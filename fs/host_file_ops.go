@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"math"
 
 	"golang.org/x/sys/unix"
 
@@ -140,14 +141,25 @@ func (f *HostFile) Utimens(ts [2]unix.Timespec) error {
 }
 
 // Truncate sets the file's size, as ftruncate(2). A file of a read-only
-// tree is never open for writing, so the host refuses it already.
+// tree is never open for writing, so the host refuses it already. Shared
+// mappings of the file lose the pages past its new end.
 func (f *HostFile) Truncate(size int64) error {
-	return unix.Ftruncate(f.fd, size)
+	return f.ChangeData(size, size, false, func() error {
+		return unix.Ftruncate(f.fd, size)
+	})
 }
 
-// Allocate is fallocate(2) on the file.
+// Allocate is fallocate(2) on the file. Shared mappings of the file see
+// what it punches, zeroes, collapses or inserts.
 func (f *HostFile) Allocate(mode uint32, offset, length int64) error {
-	return unix.Fallocate(f.fd, mode, offset, length)
+	moves := mode&(unix.FALLOC_FL_COLLAPSE_RANGE|unix.FALLOC_FL_INSERT_RANGE) != 0
+	end := offset
+	if length > 0 && offset <= math.MaxInt64-length {
+		end = offset + length
+	}
+	return f.ChangeData(offset, end, moves, func() error {
+		return unix.Fallocate(f.fd, mode, offset, length)
+	})
 }
 
 // Sync flushes the file to its device, as fsync(2), or as fdatasync(2)

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minisentry/minisentry/mm"
 )
 
 // Root is the application's view of the file system: a directory of the
@@ -384,6 +386,11 @@ func (r *Root) openAt(dirfd int, p, fallback string, flags, mode uint32, resolve
 	}
 	f := NewHostFile(fd, r.sandboxPath(fd, fallback))
 	f.root = r
+	if flags&unix.O_TRUNC != 0 && flags&unix.O_PATH == 0 && f.regular && mm.FileCached(f.id) {
+		// The host truncated the file: shared mappings of it lose
+		// their pages.
+		mm.ChangeFile(f.id, 0, 0, false, nil)
+	}
 	return f, nil
 }
 

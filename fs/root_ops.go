@@ -1,6 +1,10 @@
 package fs
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/minisentry/minisentry/mm"
+)
 
 // The operations of a Root on paths, other than Open (root.go explains how
 // each kind resolves its path). Errors are host errnos, which are Linux's.
@@ -300,7 +304,14 @@ func (r *Root) Truncate(p string, size int64) error {
 			}
 			return unix.EROFS
 		}
-		return unix.Truncate(procFDPath(fd), size)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return unix.Truncate(procFDPath(fd), size)
+		}
+		// Shared mappings of the file lose the pages past its new end.
+		return mm.ChangeFile(mm.FileID{Dev: st.Dev, Ino: st.Ino}, size, size, false, func() error {
+			return unix.Truncate(procFDPath(fd), size)
+		})
 	})
 }
 

@@ -9,7 +9,8 @@ import (
 type FaultKind struct {
 	// Work is what HandleUserFault will do: "zero-fill" (fresh anonymous
 	// memory), "file" (read a private file page in), "shared" (map a page
-	// of a shared anonymous object), "copy-on-write" (copy, or take over,
+	// of a shared anonymous object or of a shared file's page cache, read
+	// in from the file the first time), "copy-on-write" (copy, or take over,
 	// pages shared since a fork), "map" (the memory exists; only the
 	// address space lacks it, as after a fork or when a new address space
 	// starts empty), or "none" when the fault cannot be served (nothing
@@ -62,7 +63,7 @@ func (mm *MemoryManager) ClassifyFault(addr usermem.Addr, at usermem.AccessType)
 		k.Work = "copy-on-write"
 	case ok:
 		k.Work = "map"
-	case v.shm != nil:
+	case v.shm != nil || v.fc != nil:
 		k.Work = "shared"
 	case v.mappable != nil:
 		k.Work = "file"

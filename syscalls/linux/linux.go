@@ -16,7 +16,7 @@ import "github.com/minisentry/minisentry/kernel"
 func Table() *kernel.SyscallTable {
 	t := kernel.NewSyscallTable(names)
 	for _, register := range []func(*kernel.SyscallTable){
-		registerRead, registerWrite, registerFile, registerMMap, registerThread,
+		registerRead, registerWrite, registerFile, registerMMap, registerMsync, registerThread,
 		registerIdentity, registerTime, registerLimits, registerMisc, registerSignal, registerPrctl, registerFcntl, registerSendfile, registerProcess,
 		registerPipe, registerFutex, registerTimer, registerPoll, registerEpoll, registerEventFD, registerLock,
 		registerOpen, registerStat, registerPath, registerDir, registerAttr,

@@ -130,7 +130,29 @@ func CopyFileRange(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error
 		}
 		*o.off = &v
 	}
-	n, err := unix.CopyFileRange(hin.FD(), offIn, hout.FD(), offOut, int(min(length, uint(kernel.MaxRWCount))), int(flags))
+	count := int64(min(length, uint(kernel.MaxRWCount)))
+	// What shared mappings wrote to the source must reach it first, and
+	// the destination's must see what the copy writes.
+	inStart, outStart := int64(-1), int64(-1)
+	if offIn != nil {
+		inStart = *offIn
+	}
+	if err := hin.SyncForRead(inStart, count); err != nil {
+		return 0, err
+	}
+	if offOut != nil {
+		outStart = *offOut
+	} else if pos, err := hout.Seek(0, unix.SEEK_CUR); err == nil {
+		outStart = pos
+	}
+	// (A destination that cannot seek is no regular file, has no cache,
+	// and makes the host's call fail as it should.)
+	var n int
+	err = hout.ChangeData(outStart, outStart+count, false, func() error {
+		var cerr error
+		n, cerr = unix.CopyFileRange(hin.FD(), offIn, hout.FD(), offOut, int(count), int(flags))
+		return cerr
+	})
 	if err != nil {
 		return 0, err
 	}

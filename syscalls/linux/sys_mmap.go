@@ -3,6 +3,7 @@ package linux
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/minisentry/minisentry/fs"
 	"github.com/minisentry/minisentry/kernel"
 	"github.com/minisentry/minisentry/mm"
 	"github.com/minisentry/minisentry/usermem"
@@ -10,7 +11,7 @@ import (
 
 func registerMMap(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_BRK, kernel.Syscall{Fn: Brk, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex}, Ret: kernel.RetHex})
-	t.Register(unix.SYS_MMAP, kernel.Syscall{Fn: Mmap, Support: kernel.Partial, Note: "no shared file mappings yet",
+	t.Register(unix.SYS_MMAP, kernel.Syscall{Fn: Mmap, Support: kernel.Full,
 		Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.MmapProt, kernel.MmapFlags, kernel.FD, kernel.Hex}, Ret: kernel.RetHex})
 	t.Register(unix.SYS_MUNMAP, kernel.Syscall{Fn: Munmap, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint}})
 	t.Register(unix.SYS_MPROTECT, kernel.Syscall{Fn: Mprotect, Support: kernel.Full, Args: []kernel.ArgFormat{kernel.Hex, kernel.Uint, kernel.MmapProt}})
@@ -62,11 +63,47 @@ func Mmap(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		if !ok {
 			return 0, unix.ENODEV
 		}
+		maxPerms, err := fileMapPerms(f, shared, opts.Perms)
+		if err != nil {
+			return 0, err
+		}
 		opts.Mappable = mappable
 		opts.Offset = offset
+		opts.MaxPerms = maxPerms
 	}
 	got, err := t.MemoryManager().MMap(t, opts)
 	return uintptr(got), err
+}
+
+// fileMapPerms checks that f may be mapped with perms, shared or not, as
+// Linux's do_mmap does, and returns the mapping's maximum permissions. The
+// file must be open for reading, and for writing too if a shared mapping
+// is to be writable, now or after mprotect: a shared mapping of a file
+// open read-only can never gain PROT_WRITE. Only regular files can be
+// mapped (a directory or a terminal has no mmap: ENODEV).
+func fileMapPerms(f fs.File, shared bool, perms usermem.AccessType) (usermem.AccessType, error) {
+	flags, err := f.StatusFlags()
+	if err != nil {
+		return usermem.NoAccess, err
+	}
+	if flags&unix.O_PATH != 0 {
+		return usermem.NoAccess, unix.EBADF
+	}
+	acc := flags & unix.O_ACCMODE
+	maxPerms := usermem.AnyAccess
+	if shared && acc != unix.O_RDWR {
+		if perms.Write {
+			return usermem.NoAccess, unix.EACCES
+		}
+		maxPerms.Write = false
+	}
+	if acc == unix.O_WRONLY {
+		return usermem.NoAccess, unix.EACCES
+	}
+	if st, err := f.Stat(); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return usermem.NoAccess, unix.ENODEV
+	}
+	return maxPerms, nil
 }
 
 // Munmap implements munmap(2).
