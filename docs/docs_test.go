@@ -1,5 +1,3 @@
-// Package docs holds minisentry's documentation. Its test keeps the code
-// references in the documents valid.
 package docs
 
 import (

@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"github.com/minisentry/minisentry/kernel/futex"
 	"strconv"
 	"strings"
 	"time"
@@ -313,12 +314,12 @@ func (d argDecoder) format(f ArgFormat, i int, args SyscallArguments, ret int64)
 			return strconv.FormatUint(uint64(a.Uint()), 10)
 		}
 	case FutexVal3:
-		switch arg(1).Uint64() & futexCmdMask & 0xffffffff {
-		case futexWakeOp:
+		switch arg(1).Uint64() & uint64(futex.CmdMask) {
+		case futex.OpWakeOp:
 			return formatFutexWakeOp(a.Uint64())
-		case futexCmpRequeue, futexCmpRequeuePI:
+		case futex.OpCmpRequeue, futex.OpCmpRequeuePI:
 			return strconv.FormatUint(uint64(a.Uint()), 10)
-		case futexWaitBitset, futexWakeBitset:
+		case futex.OpWaitBitset, futex.OpWakeBitset:
 			return fmt.Sprintf("%#x", a.Uint())
 		}
 	case SigActionPtr, PostSigActionPtr:

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"github.com/minisentry/minisentry/kernel/futex"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -24,8 +25,8 @@ func FuzzStraceDecoders(f *testing.F) {
 	seed(le(int32(3), int32(4)), 0, unix.O_CLOEXEC, 0, 0, 0, 0, 0, 16)
 	seed(le(16, 2, 24, 3, 'a', 'b'), 0, 2, 0, 0, 0, 0, 5, 8)
 	seed(le(16, 0, 'l'|'s'<<8), 0, 0, 0, 0, 0, 0, 0, 2)
-	seed(le(1, 2), 0, futexWait|futexPrivateFlag, 0, 0, 0, 0xffffffff, 0, 100)
-	seed(le(0, 0), 0, futexWakeOp, 1, 1, 0, 0xffffffff, 0, 100)
+	seed(le(1, 2), 0, futex.OpWait|futex.FlagPrivate, 0, 0, 0, 0xffffffff, 0, 100)
+	seed(le(0, 0), 0, futex.OpWakeOp, 1, 1, 0, 0xffffffff, 0, 100)
 	seed(le(uint32(0x80|11)), 0, 0, 0, 0, 0, 0, 1, 100)
 	seed([]byte("busybox\x00"), unix.PR_SET_NAME, 0, 0, 0, 0, 0, 0, 100)
 	seed(nil, archGetFS, 0, unix.F_SETFL, unix.O_NONBLOCK, 0, 0, -1, 0)

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"github.com/minisentry/minisentry/kernel/futex"
 	"strconv"
 	"strings"
 
@@ -152,49 +153,27 @@ func formatCloneFlags(v uint64) string {
 	return s
 }
 
-// futex(2) operations, from <linux/futex.h> (not in golang.org/x/sys/unix).
-const (
-	futexWait          = 0
-	futexWake          = 1
-	futexFD            = 2
-	futexRequeue       = 3
-	futexCmpRequeue    = 4
-	futexWakeOp        = 5
-	futexLockPI        = 6
-	futexUnlockPI      = 7
-	futexTrylockPI     = 8
-	futexWaitBitset    = 9
-	futexWakeBitset    = 10
-	futexWaitRequeuePI = 11
-	futexCmpRequeuePI  = 12
-	futexLockPI2       = 13
-
-	futexPrivateFlag   = 128
-	futexClockRealtime = 256
-	futexCmdMask       = ^uint64(futexPrivateFlag | futexClockRealtime)
-)
-
 var futexCmdNames = []valueName{
-	{futexWait, "FUTEX_WAIT"}, {futexWake, "FUTEX_WAKE"}, {futexFD, "FUTEX_FD"},
-	{futexRequeue, "FUTEX_REQUEUE"}, {futexCmpRequeue, "FUTEX_CMP_REQUEUE"}, {futexWakeOp, "FUTEX_WAKE_OP"},
-	{futexLockPI, "FUTEX_LOCK_PI"}, {futexUnlockPI, "FUTEX_UNLOCK_PI"}, {futexTrylockPI, "FUTEX_TRYLOCK_PI"},
-	{futexWaitBitset, "FUTEX_WAIT_BITSET"}, {futexWakeBitset, "FUTEX_WAKE_BITSET"},
-	{futexWaitRequeuePI, "FUTEX_WAIT_REQUEUE_PI"}, {futexCmpRequeuePI, "FUTEX_CMP_REQUEUE_PI"},
-	{futexLockPI2, "FUTEX_LOCK_PI2"},
+	{futex.OpWait, "FUTEX_WAIT"}, {futex.OpWake, "FUTEX_WAKE"}, {futex.OpFD, "FUTEX_FD"},
+	{futex.OpRequeue, "FUTEX_REQUEUE"}, {futex.OpCmpRequeue, "FUTEX_CMP_REQUEUE"}, {futex.OpWakeOp, "FUTEX_WAKE_OP"},
+	{futex.OpLockPI, "FUTEX_LOCK_PI"}, {futex.OpUnlockPI, "FUTEX_UNLOCK_PI"}, {futex.OpTrylockPI, "FUTEX_TRYLOCK_PI"},
+	{futex.OpWaitBitset, "FUTEX_WAIT_BITSET"}, {futex.OpWakeBitset, "FUTEX_WAKE_BITSET"},
+	{futex.OpWaitRequeuePI, "FUTEX_WAIT_REQUEUE_PI"}, {futex.OpCmpRequeuePI, "FUTEX_CMP_REQUEUE_PI"},
+	{futex.OpLockPI2, "FUTEX_LOCK_PI2"},
 }
 
 // formatFutexOp shows a futex operation as strace does:
 // FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME.
 func formatFutexOp(op uint64) string {
 	op = uint64(uint32(op))
-	name, ok := lookupValue(op&futexCmdMask, futexCmdNames)
+	name, ok := lookupValue(op&uint64(futex.CmdMask), futexCmdNames)
 	if !ok {
 		return fmt.Sprintf("%#x", op)
 	}
-	if op&futexPrivateFlag != 0 {
+	if op&futex.FlagPrivate != 0 {
 		name += "_PRIVATE"
 	}
-	if op&futexClockRealtime != 0 {
+	if op&futex.FlagClockRealtime != 0 {
 		name += "|FUTEX_CLOCK_REALTIME"
 	}
 	return name
@@ -203,8 +182,8 @@ func formatFutexOp(op uint64) string {
 // futexHasTimeout reports whether op's fourth argument is a timeout; for
 // the requeue and wake-op operations it is a count, val2.
 func futexHasTimeout(op uint64) bool {
-	switch op & futexCmdMask & 0xffffffff {
-	case futexWait, futexWaitBitset, futexLockPI, futexLockPI2, futexWaitRequeuePI:
+	switch op & uint64(futex.CmdMask) {
+	case futex.OpWait, futex.OpWaitBitset, futex.OpLockPI, futex.OpLockPI2, futex.OpWaitRequeuePI:
 		return true
 	}
 	return false
@@ -212,8 +191,8 @@ func futexHasTimeout(op uint64) bool {
 
 // futexHasVal2 reports whether op's fourth argument is a count.
 func futexHasVal2(op uint64) bool {
-	switch op & futexCmdMask & 0xffffffff {
-	case futexRequeue, futexCmpRequeue, futexWakeOp, futexCmpRequeuePI:
+	switch op & uint64(futex.CmdMask) {
+	case futex.OpRequeue, futex.OpCmpRequeue, futex.OpWakeOp, futex.OpCmpRequeuePI:
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"github.com/minisentry/minisentry/kernel/futex"
 	"testing"
 	"time"
 
@@ -157,18 +158,18 @@ func TestStraceDecoders(t *testing.T) {
 		{name: "clone thread", f: CloneFlags, args: args(0x3d0f00),
 			want: "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID"},
 		{name: "clone none", f: CloneFlags, args: args(0), want: "0"},
-		{name: "futex wait private", f: FutexOp, args: args(0, futexWait|futexPrivateFlag), i: 1, want: "FUTEX_WAIT_PRIVATE"},
-		{name: "futex wait bitset realtime", f: FutexOp, args: args(0, futexWaitBitset|futexPrivateFlag|futexClockRealtime), i: 1,
+		{name: "futex wait private", f: FutexOp, args: args(0, futex.OpWait|futex.FlagPrivate), i: 1, want: "FUTEX_WAIT_PRIVATE"},
+		{name: "futex wait bitset realtime", f: FutexOp, args: args(0, futex.OpWaitBitset|futex.FlagPrivate|futex.FlagClockRealtime), i: 1,
 			want: "FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME"},
-		{name: "futex wake", f: FutexOp, args: args(0, futexWake), i: 1, want: "FUTEX_WAKE"},
+		{name: "futex wake", f: FutexOp, args: args(0, futex.OpWake), i: 1, want: "FUTEX_WAKE"},
 		{name: "futex unknown", f: FutexOp, args: args(0, 99), i: 1, want: "0x63"},
-		{name: "futex timeout", f: FutexTimeout, i: 3, args: args(0, futexWait, 0, at(0)), mem: map[int][]byte{0: le(0, 1000)},
+		{name: "futex timeout", f: FutexTimeout, i: 3, args: args(0, futex.OpWait, 0, at(0)), mem: map[int][]byte{0: le(0, 1000)},
 			want: "{tv_sec=0, tv_nsec=1000}"},
-		{name: "futex no timeout", f: FutexTimeout, i: 3, args: args(0, futexWait|futexPrivateFlag, 0, 0), want: "NULL"},
-		{name: "futex val2", f: FutexTimeout, i: 3, args: args(0, futexCmpRequeue, 1, 0x7fffffff), want: "2147483647"},
-		{name: "futex wake op", f: FutexVal3, i: 5, args: args(0, futexWakeOp, 1, 1, 0, 0x04000001),
+		{name: "futex no timeout", f: FutexTimeout, i: 3, args: args(0, futex.OpWait|futex.FlagPrivate, 0, 0), want: "NULL"},
+		{name: "futex val2", f: FutexTimeout, i: 3, args: args(0, futex.OpCmpRequeue, 1, 0x7fffffff), want: "2147483647"},
+		{name: "futex wake op", f: FutexVal3, i: 5, args: args(0, futex.OpWakeOp, 1, 1, 0, 0x04000001),
 			want: "FUTEX_OP(FUTEX_OP_SET, 0, FUTEX_OP_CMP_GT, 1)"},
-		{name: "futex bitset", f: FutexVal3, i: 5, args: args(0, futexWaitBitset, 0, 0, 0, 0xffffffff), want: "0xffffffff"},
+		{name: "futex bitset", f: FutexVal3, i: 5, args: args(0, futex.OpWaitBitset, 0, 0, 0, 0xffffffff), want: "0xffffffff"},
 		{name: "sigaction", f: SigActionPtr, args: args(at(0)), mem: map[int][]byte{
 			0: le(0x401000, SASigInfo|SARestorer|SARestart, 0x402000, int(sigBitsOf(int(unix.SIGINT), int(unix.SIGQUIT)))),
 		}, want: "{sa_handler=0x401000, sa_mask=[INT QUIT], sa_flags=SA_SIGINFO|SA_RESTORER|SA_RESTART, sa_restorer=0x402000}"},

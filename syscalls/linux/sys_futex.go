@@ -15,29 +15,6 @@ func registerFutex(t *kernel.SyscallTable) {
 	t.Register(unix.SYS_FUTEX, kernel.Syscall{Fn: Futex, Support: kernel.Partial, Note: "no PI futexes", Args: []kernel.ArgFormat{kernel.Hex, kernel.FutexOp, kernel.Int, kernel.FutexTimeout, kernel.Hex, kernel.FutexVal3}})
 }
 
-// futex(2) operations and flags, from <linux/futex.h> (not in
-// golang.org/x/sys/unix).
-const (
-	futexWait          = 0
-	futexWake          = 1
-	futexFD            = 2 // removed in Linux 2.6.26: ENOSYS
-	futexRequeue       = 3
-	futexCmpRequeue    = 4
-	futexWakeOp        = 5
-	futexLockPI        = 6
-	futexUnlockPI      = 7
-	futexTrylockPI     = 8
-	futexWaitBitset    = 9
-	futexWakeBitset    = 10
-	futexWaitRequeuePI = 11
-	futexCmpRequeuePI  = 12
-	futexLockPI2       = 13
-
-	futexPrivateFlag   = 128
-	futexClockRealtime = 256
-	futexCmdMask       = ^(futexPrivateFlag | futexClockRealtime)
-)
-
 // futexTimeout is a decoded futex timeout.
 type futexTimeout struct {
 	// forever is set when there is no timeout, or one too far away for a
@@ -64,7 +41,7 @@ func (ft futexTimeout) timer() (<-chan time.Time, func()) {
 // number, val2.
 func futexHasTimeout(cmd int32) bool {
 	switch cmd {
-	case futexWait, futexLockPI, futexLockPI2, futexWaitBitset, futexWaitRequeuePI:
+	case futex.OpWait, futex.OpLockPI, futex.OpLockPI2, futex.OpWaitBitset, futex.OpWaitRequeuePI:
 		return true
 	}
 	return false
@@ -87,9 +64,9 @@ func copyInFutexTimeout(t *kernel.Task, addr usermem.Addr, cmd, op int32) (futex
 	if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
 		return futexTimeout{}, unix.EINVAL
 	}
-	if cmd != futexWait {
+	if cmd != futex.OpWait {
 		clock := int32(unix.CLOCK_MONOTONIC)
-		if op&futexClockRealtime != 0 {
+		if op&futex.FlagClockRealtime != 0 {
 			clock = unix.CLOCK_REALTIME
 		}
 		cur, err := now(clock)
@@ -109,7 +86,7 @@ func copyInFutexTimeout(t *kernel.Task, addr usermem.Addr, cmd, op int32) (futex
 
 // futexKey returns the key of the futex word at addr in t's address space.
 func futexKey(t *kernel.Task, addr usermem.Addr, op int32) (futex.Key, error) {
-	return futex.KeyFor(t, t.MemoryManager(), addr, op&futexPrivateFlag != 0)
+	return futex.KeyFor(t, t.MemoryManager(), addr, op&futex.FlagPrivate != 0)
 }
 
 // Futex implements futex(2): FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE,
@@ -128,7 +105,7 @@ func Futex(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	val := args[2].Uint()
 	addr2 := args[4].Pointer()
 	val3 := args[5].Uint()
-	cmd := op & futexCmdMask
+	cmd := op &^ (futex.FlagPrivate | futex.FlagClockRealtime)
 
 	timeout := futexTimeout{forever: true}
 	if futexHasTimeout(cmd) && args[3].Value != 0 {
@@ -140,9 +117,9 @@ func Futex(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	// For the other operations the timeout argument is val2, a count.
 	val2 := int(int32(uint32(args[3].Value)))
 
-	if op&futexClockRealtime != 0 {
+	if op&futex.FlagClockRealtime != 0 {
 		switch cmd {
-		case futexWaitBitset, futexWaitRequeuePI, futexLockPI2:
+		case futex.OpWaitBitset, futex.OpWaitRequeuePI, futex.OpLockPI2:
 		default:
 			// Linux 4.5 allowed it with FUTEX_WAIT, and 5.13 took that
 			// back (FUTEX_WAIT's timeout is relative anyway).
@@ -153,9 +130,9 @@ func Futex(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 	futexes := t.Kernel().Futexes()
 	mm := t.MemoryManager()
 	switch cmd {
-	case futexWait, futexWaitBitset:
+	case futex.OpWait, futex.OpWaitBitset:
 		bitset := uint32(futex.BitsetMatchAny)
-		if cmd == futexWaitBitset {
+		if cmd == futex.OpWaitBitset {
 			bitset = val3
 		}
 		if bitset == 0 {
@@ -169,9 +146,9 @@ func Futex(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		defer stop()
 		return 0, futexes.Wait(t, mm, key, addr, val, bitset, ch)
 
-	case futexWake, futexWakeBitset:
+	case futex.OpWake, futex.OpWakeBitset:
 		bitset := uint32(futex.BitsetMatchAny)
-		if cmd == futexWakeBitset {
+		if cmd == futex.OpWakeBitset {
 			bitset = val3
 		}
 		if bitset == 0 {
@@ -183,7 +160,7 @@ func Futex(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		}
 		return uintptr(futexes.Wake(key, bitset, int(int32(val)))), nil
 
-	case futexRequeue, futexCmpRequeue:
+	case futex.OpRequeue, futex.OpCmpRequeue:
 		nwake, nrequeue := int(int32(val)), val2
 		if nwake < 0 || nrequeue < 0 {
 			return 0, unix.EINVAL
@@ -196,13 +173,13 @@ func Futex(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		if err != nil {
 			return 0, err
 		}
-		if cmd == futexRequeue {
+		if cmd == futex.OpRequeue {
 			return uintptr(futexes.Requeue(key1, key2, nwake, nrequeue)), nil
 		}
 		n, err := futexes.CmpRequeue(t, mm, key1, key2, addr, val3, nwake, nrequeue)
 		return uintptr(n), err
 
-	case futexWakeOp:
+	case futex.OpWakeOp:
 		key1, err := futexKey(t, addr, op)
 		if err != nil {
 			return 0, err
