@@ -81,22 +81,30 @@ func FuzzMemoryManager(f *testing.F) {
 	f.Add([]byte{0, 1, 16, 3, 7, 0, 8, 0, 2, 2, 0, 3, 2, 7, 1, 4, 2, 2})
 	f.Add([]byte{0, 2, 5, 3, 9, 5, 0, 6, 1, 1, 7, 0, 2, 4, 8, 2, 5, 3, 0})
 	f.Add([]byte{1, 3, 250, 3, 3, 255, 249, 7, 4, 244, 2, 2, 245, 0, 10, 9})
+	// A shared file mapping, written, forked, truncated under both, faulted
+	// past the new end, synced, read, probed and exited.
+	f.Add([]byte{0, 0, 0, 8, 3, 13, 0, 6, 0, 3, 0, 0, 0, 9, 1, 1, 12, 1, 1, 8, 1, 2, 0,
+		0, 13, 0, 4, 4, 1, 7, 2, 0, 0, 0, 14, 0, 4, 0, 10, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := fuzzPlatform()
 		file := &refFile{testFile: testFile{data: make([]byte, 5*usermem.PageSize+123)}}
+		sfile := newSharedFile(make([]byte, 5*usermem.PageSize+123))
 		mms := []*MemoryManager{NewMemoryManager(p)}
 		mms[0].BrkSetup(fuzzBase + 32*usermem.PageSize)
 		testAddressSpace(t, mms[0])
 		in := &fuzzInput{b: data}
 		for steps := 0; len(in.b) > 0 && steps < 64; steps++ {
 			mm := mms[int(in.byte())%len(mms)]
-			switch op := in.byte() % 12; op {
+			switch op := in.byte() % 15; op {
 			case 0:
 				opts := MMapOpts{Addr: in.addr(), Length: in.length(), Perms: in.perms(), MaxPerms: usermem.AnyAccess}
 				flags := in.byte()
 				opts.Fixed, opts.Unmap, opts.Private = flags&1 != 0, flags&2 != 0, flags&4 == 0
 				if flags&8 != 0 {
 					opts.Mappable, opts.Offset = file, uint64(flags>>4)*usermem.PageSize
+					if !opts.Private {
+						opts.Mappable = sfile
+					}
 				}
 				mm.MMap(ctx, opts)
 			case 1:
@@ -146,6 +154,12 @@ func FuzzMemoryManager(f *testing.F) {
 				}
 			case 11:
 				mm.SwapUint32(ctx, in.addr()+usermem.Addr(in.byte()&^3), 1, usermem.IOOpts{})
+			case 12:
+				sfile.truncate(t, int(in.length()%(8*usermem.PageSize)))
+			case 13:
+				mm.MSync(ctx, in.addr(), in.length(), int(in.byte()%8))
+			case 14:
+				mm.MinCore(ctx, in.addr(), in.length())
 			}
 			for _, mm := range mms {
 				if err := checkInvariants(mm); err != nil {
@@ -161,6 +175,9 @@ func FuzzMemoryManager(f *testing.F) {
 		}
 		if got := file.refs.Load(); got != 0 {
 			t.Fatalf("file references leaked: %d after every memory manager exited", got)
+		}
+		if got := sfile.refs.Load(); got != 0 || FileCached(sfile.id()) {
+			t.Fatalf("shared file references leaked (%d), or its cache (%v), after every memory manager exited", got, FileCached(sfile.id()))
 		}
 	})
 }
