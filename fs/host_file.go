@@ -418,14 +418,14 @@ func (f *HostFile) MappedName() string {
 	return f.name
 }
 
-// DeviceID implements mm.Mappable.DeviceID.
+// DeviceID implements mm.Mappable.DeviceID. It is the identity noted when
+// the file was opened, which a file keeps, and which finds its page cache
+// for mappings and descriptors alike.
 func (f *HostFile) DeviceID() uint64 {
-	st, _ := f.Stat()
-	return st.Dev
+	return f.id.Dev
 }
 
 // InodeID implements mm.Mappable.InodeID.
 func (f *HostFile) InodeID() uint64 {
-	st, _ := f.Stat()
-	return st.Ino
+	return f.id.Ino
 }
