@@ -34,8 +34,8 @@
 //	  MemoryManager.activeMu  (pmas, the AddressSpace)
 //	    fileCaches.mu         (the registry of shared files' page caches)
 //	      fileCache.mu        (a shared file's cached pages)
-//	    sharedAnon.mu         (a shared anonymous object's pages)
-//	      AddressSpace internals, MemoryFile.mu
+//	        sharedAnon.mu     (a shared anonymous object's pages)
+//	          AddressSpace internals, MemoryFile.mu
 //
 // fileCache.mappersMu is a leaf. Mappable methods are called with
 // mappingMu held (and activeMu too, for ReadAt and Size), or with a
