@@ -1,8 +1,11 @@
 package mm
 
 import (
+	"errors"
 	"io"
 	"math"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/minisentry/minisentry/platform"
 	"github.com/minisentry/minisentry/usermem"
@@ -160,7 +163,14 @@ func (mm *MemoryManager) getPMAsInWindowLocked(v segment[vma], win, req usermem.
 		if pi < len(mm.pmas.segs) {
 			gap.End = min(gap.End, mm.pmas.segs[pi].ar.Start)
 		}
-		if filled, err := mm.fillLocked(v, gap, eof); err != nil {
+		filled, err := mm.fillLocked(v, gap, eof)
+		if r := gap.Intersect(req); errors.Is(err, unix.ENOMEM) && filled == gap.Start && r.Length() != 0 && r != gap {
+			// Short of memory (a --memory-limit): the rest of the
+			// window was only a prefetch; take the pages required.
+			gap = r
+			filled, err = mm.fillLocked(v, gap, eof)
+		}
+		if err != nil {
 			if e, err := fail(usermem.AddrRange{Start: filled, End: gap.End}, err); err != nil {
 				return e, err
 			}

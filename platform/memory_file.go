@@ -2,6 +2,7 @@ package platform
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 
@@ -75,6 +76,10 @@ type MemoryFile struct {
 
 	// usage is the number of bytes currently allocated. Protected by mu.
 	usage uint64
+
+	// limit, if not zero, is the most bytes that may be allocated at once
+	// (minisentry run --memory-limit). Protected by mu.
+	limit uint64
 }
 
 // NewMemoryFile creates a memory file of size bytes (a multiple of the huge
@@ -125,10 +130,36 @@ func (f *MemoryFile) Usage() uint64 {
 	return f.usage
 }
 
+// SetLimit bounds the bytes allocated at once: past limit, Allocate fails
+// with ENOMEM. Zero removes the bound (the file's size remains one). Memory
+// already allocated stays allocated.
+func (f *MemoryFile) SetLimit(limit uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limit = limit
+}
+
+// Available returns how many more bytes may be allocated under the limit
+// set by SetLimit, or math.MaxUint64 if there is none. The file's own size
+// and its fragmentation are not counted: Allocate may still fail below it.
+func (f *MemoryFile) Available() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.limit == 0:
+		return math.MaxUint64
+	case f.usage >= f.limit:
+		return 0
+	default:
+		return f.limit - f.usage
+	}
+}
+
 // Allocate returns a page-aligned range of length bytes whose pages each
 // have a reference count of one and read as zero. Allocations of a huge page
 // or more are huge-page aligned in the file, which lets the host back them
-// with huge pages.
+// with huge pages. It fails with ENOMEM if the file is full or the
+// allocation would take the bytes allocated past the limit (SetLimit).
 //
 // Preconditions: length is a non-zero multiple of usermem.PageSize.
 func (f *MemoryFile) Allocate(length uint64) (FileRange, error) {
@@ -141,6 +172,9 @@ func (f *MemoryFile) Allocate(length uint64) (FileRange, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.limit != 0 && (f.usage+length > f.limit || f.usage+length < f.usage) {
+		return FileRange{}, unix.ENOMEM
+	}
 	fr, ok := f.takeFreeLocked(length, align)
 	if !ok {
 		start := (f.next + align - 1) &^ (align - 1)
