@@ -860,11 +860,17 @@ static void t_stopcont(int argc, char **argv)
 	sa.sa_sigaction = record;
 	sa.sa_flags = SA_SIGINFO | SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
+	/* Linux discards SIGTSTP sent to an orphaned process group, and
+	 * whether ours is one depends on how the test runner was started
+	 * (a shell job whose shell has gone is). A group of the child's
+	 * own, whose parent is in another group of the session, is not. */
 	pid = xfork();
 	if (pid == 0) {
+		setpgid(0, 0);
 		for (;;)
 			pause();
 	}
+	setpgid(pid, pid);
 	hits = 0;
 	kill(pid, SIGTSTP);
 	EXPECT_RET(waitpid(pid, &status, WUNTRACED) == pid, 1);
