@@ -114,9 +114,11 @@ func TestEscapeInt80(t *testing.T) {
 }
 
 // TestEscapeSysenter: sysenter from 64-bit code is a 32-bit system call
-// too. Natively the host runs it (the directory appears) and the program
-// dies on the way back; under minisentry it is refused, and the program
-// dies of the same bad return.
+// too. On Intel CPUs the host runs it natively (the directory appears) and
+// the program dies on the way back; under minisentry it is refused, and
+// the program dies of the same bad return. AMD CPUs have no sysenter in
+// 64-bit mode: it is an invalid opcode (SIGILL) natively and under
+// minisentry alike, and the test can only check that nothing ran.
 func TestEscapeSysenter(t *testing.T) {
 	t.Parallel()
 	forEach(t, "escape", func(t *testing.T, bin string) {
@@ -125,7 +127,12 @@ func TestEscapeSysenter(t *testing.T) {
 		target := filepath.Join(dir, "sysenter")
 		inv := invocation{args: []string{"sysenter", dir}}
 		native, how := runNative(t, bin, inv)
-		if native.Status != 0 || os.Remove(target) != nil {
+		made := os.Remove(target) == nil
+		invalid := strings.Contains(native.Stdout, "sysenter mkdir: killed by SIGILL\n")
+		switch {
+		case native.Status == 0 && !made && invalid:
+			t.Logf("natively, sysenter is an invalid instruction on this CPU (an AMD one): it cannot reach the host")
+		case native.Status != 0 || !made:
 			t.Fatalf("natively (%s), sysenter did not make %s: the probe is broken\n%s", how, target, showOutcome(native))
 		}
 		requireSentry(t)
