@@ -70,6 +70,11 @@ type Config struct {
 	// ExplainCrashes makes a death by SIGSEGV or SIGBUS log, as a warning,
 	// why the access failed.
 	ExplainCrashes bool
+
+	// MaxTasks, if positive, bounds the tasks of the sandbox, live ones
+	// and processes not yet reaped, as RLIMIT_NPROC bounds a user's:
+	// clone, fork and vfork past it fail with EAGAIN.
+	MaxTasks int
 }
 
 // Kernel is one sandbox: the tasks of one application, the platform they
@@ -97,6 +102,10 @@ type Kernel struct {
 
 	// nextTID is the id the next task gets.
 	nextTID ThreadID
+
+	// zombies counts the processes that have exited and wait to be
+	// reaped, which MaxTasks counts with the live tasks.
+	zombies int
 
 	// init is the first process, pid 1: orphans are reparented to it, and
 	// the sandbox ends when it does.
@@ -204,6 +213,21 @@ func (k *Kernel) addTaskLocked(t *Task) {
 	if k.init == nil {
 		k.init = t.tg
 	}
+}
+
+// atTaskLimit reports whether the sandbox has as many tasks as MaxTasks
+// allows.
+func (k *Kernel) atTaskLimit() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.atTaskLimitLocked()
+}
+
+// atTaskLimitLocked is atTaskLimit.
+//
+// Preconditions: k.mu is locked.
+func (k *Kernel) atTaskLimitLocked() bool {
+	return k.MaxTasks > 0 && len(k.tasks)+k.zombies >= k.MaxTasks
 }
 
 // TaskCount returns the number of live tasks.

@@ -46,6 +46,11 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 	if opts.ExitSignal < 0 || opts.ExitSignal > numSignals {
 		return 0, unix.EINVAL
 	}
+	// Refuse early what the check below would refuse anyway, before the
+	// work of copying an address space: a fork bomb spins here.
+	if t.k.atTaskLimit() {
+		return 0, unix.EAGAIN
+	}
 
 	// The child's address space: the same one, or a copy-on-write copy.
 	m := t.mm
@@ -116,12 +121,16 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 
 	k := t.k
 	k.mu.Lock()
-	if t.tg.isExiting() {
-		// The caller is being killed; do not let the child escape.
+	if exiting, full := t.tg.isExiting(), k.atTaskLimitLocked(); exiting || full {
 		k.mu.Unlock()
 		child.pctx.Release()
 		m.DecUsers(t)
 		fdTable.DecRef()
+		fsContext.DecRef()
+		if full {
+			return 0, unix.EAGAIN
+		}
+		// The caller is being killed; do not let the child escape.
 		return 0, unix.EINTR
 	}
 	var vforkDone chan struct{}

@@ -115,6 +115,7 @@ func (tg *ThreadGroup) exitedLocked() []*ThreadGroup {
 		delete(parent.children, tg)
 	} else {
 		tg.zombie = true
+		k.zombies++
 	}
 	parent.notifyChildEventLocked()
 	return kill

@@ -98,8 +98,14 @@ func (t *Task) handleFault(ev *platform.Event, obs *taskObserver) {
 		t.forceSignal(faultSignal(int(unix.SIGSEGV), segvACCERR, ev))
 	case errors.Is(err, unix.EFAULT):
 		t.forceSignal(faultSignal(int(unix.SIGSEGV), segvMAPERR, ev))
+	case errors.Is(err, unix.ENOMEM):
+		// No memory is left under --memory-limit (or in the memory
+		// file): the page cannot be given, and retrying the access would
+		// fault forever.
+		t.log().Warnf("page fault at %#x: out of memory for the application", ev.Addr)
+		t.forceSignal(faultSignal(int(unix.SIGBUS), busADRERR, ev))
 	default:
-		// The memory file is full, or the platform failed to map.
+		// The platform failed to map.
 		t.log().Warnf("page fault at %#x: %v", ev.Addr, err)
 		t.forceSignal(faultSignal(int(unix.SIGBUS), busADRERR, ev))
 	}

@@ -69,6 +69,7 @@ func (t *Task) Wait(opts WaitOptions) (WaitResult, error) {
 			res := WaitResult{Pid: child.leader.tid, Status: child.exitStatus(), UID: child.leader.creds.UID}
 			if !opts.NoWait {
 				delete(t.tg.children, child)
+				k.zombies--
 			}
 			k.mu.Unlock()
 			return res, nil

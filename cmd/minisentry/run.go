@@ -44,6 +44,8 @@ type runFlags struct {
 	cpuProfile     string
 	root           string
 	readOnly       bool
+	memoryLimit    byteSize
+	maxTasks       int
 }
 
 // isTerminal reports whether f is a terminal.
@@ -68,6 +70,8 @@ func parseRunFlags(args []string) (*runFlags, []string, error) {
 	fs.BoolVar(&f.explainCrashes, "explain-crashes", false, "say why a program died of SIGSEGV or SIGBUS (the default when standard error is a terminal)")
 	fs.StringVar(&f.root, "root", "", "show the program this host directory as / (it starts in it), and nothing outside it")
 	fs.BoolVar(&f.readOnly, "read-only", false, "refuse every change to the file system with EROFS")
+	fs.Var(&f.memoryLimit, "memory-limit", "bound the application's memory to this many bytes (suffixes K, M, G): mmap and brk past it fail with ENOMEM, a page fault past it is SIGBUS; 0 for none")
+	fs.IntVar(&f.maxTasks, "max-tasks", 0, "bound the application's threads and unreaped processes: clone and fork past it fail with EAGAIN; 0 for none")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: minisentry run [flags] -- PROGRAM [ARGS...]")
 		fs.PrintDefaults()
@@ -78,6 +82,9 @@ func parseRunFlags(args []string) (*runFlags, []string, error) {
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return nil, nil, errors.New("no program given")
+	}
+	if f.maxTasks < 0 {
+		return nil, nil, errors.New("--max-tasks: want 0 or more")
 	}
 	return &f, fs.Args(), nil
 }
@@ -158,6 +165,7 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 		return 0, fmt.Errorf("starting the ptrace platform: %w", err)
 	}
 	defer p.Close()
+	p.MemoryFile().SetLimit(uint64(f.memoryLimit))
 	k := kernel.NewKernel(kernel.Config{
 		Platform: p, Syscalls: table, Log: log, Strace: strace, Root: root,
 		Synthetic: procfs.New(),
@@ -165,6 +173,7 @@ func runProgram(f *runFlags, argv []string, log *logrus.Logger) (int, error) {
 		// A person at a terminal is told why a program crashed; a script
 		// reading the program's standard error is not disturbed.
 		ExplainCrashes: f.explainCrashes || isTerminal(os.Stderr),
+		MaxTasks:       f.maxTasks,
 	})
 	err = k.StartProcess(kernel.ProcessArgs{
 		Filename: path,

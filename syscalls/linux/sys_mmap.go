@@ -24,8 +24,23 @@ func registerMMap(t *kernel.SyscallTable) {
 // Brk implements brk(2). It always returns the resulting break: the
 // current one when the request fails, which is how libcs learn of failure.
 func Brk(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
-	addr, _ := t.MemoryManager().Brk(t, args[0].Pointer())
+	m, addr := t.MemoryManager(), args[0].Pointer()
+	if cur, _ := m.Brk(t, 0); addr > cur && !fitsMemoryLimit(t, uint64(addr-cur)) {
+		return uintptr(cur), nil
+	}
+	addr, _ = m.Brk(t, addr)
 	return uintptr(addr), nil
+}
+
+// fitsMemoryLimit reports whether length more bytes of application memory
+// fit under the memory limit (minisentry run --memory-limit) now. mmap and
+// brk refuse a request that does not with ENOMEM, as Linux's heuristic
+// overcommit refuses one that could never be met: only writable private or
+// shared anonymous memory counts, and mmap's MAP_NORESERVE skips the check.
+// Memory that fits when mapped may not fit when touched: a page fault that
+// needs memory past the limit kills with SIGBUS (Task.handleFault).
+func fitsMemoryLimit(t *kernel.Task, length uint64) bool {
+	return length <= t.Kernel().Platform.MemoryFile().Available()
 }
 
 // Mmap implements mmap(2).
@@ -70,6 +85,9 @@ func Mmap(t *kernel.Task, args kernel.SyscallArguments) (uintptr, error) {
 		opts.Mappable = mappable
 		opts.Offset = offset
 		opts.MaxPerms = maxPerms
+	}
+	if opts.Perms.Write && (private || opts.Mappable == nil) && flags&unix.MAP_NORESERVE == 0 && !fitsMemoryLimit(t, length) {
+		return 0, unix.ENOMEM
 	}
 	got, err := t.MemoryManager().MMap(t, opts)
 	return uintptr(got), err

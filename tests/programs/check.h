@@ -70,6 +70,7 @@ static inline const char *errname(int e)
 	case EISDIR: return "EISDIR";
 	case EINVAL: return "EINVAL";
 	case ENOTTY: return "ENOTTY";
+	case EMFILE: return "EMFILE";
 	case ESPIPE: return "ESPIPE";
 	case EPIPE: return "EPIPE";
 	case ERANGE: return "ERANGE";
