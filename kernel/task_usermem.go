@@ -111,9 +111,11 @@ func (t *Task) checkIORange(addr usermem.Addr, length int64) (usermem.AddrRange,
 }
 
 // CopyInIovecs reads numIovecs struct iovecs at addr, as Linux's
-// import_iovec: EFAULT if the array or a buffer lies outside the user
-// range, EINVAL for a length that does not fit ssize_t. The total is
-// shortened to MaxRWCount, later iovecs first.
+// import_iovec, in its order: EFAULT if the array lies outside the user
+// range; then, iovec by iovec, EINVAL for a length that does not fit
+// ssize_t, or EFAULT where the array stops being readable; only once every
+// length is known good, EFAULT for a buffer outside the user range. The
+// total is shortened to MaxRWCount, later iovecs first.
 func (t *Task) CopyInIovecs(addr usermem.Addr, numIovecs int) (usermem.AddrRangeSeq, error) {
 	if numIovecs == 0 {
 		return usermem.AddrRangeSeq{}, nil
@@ -122,18 +124,21 @@ func (t *Task) CopyInIovecs(addr usermem.Addr, numIovecs int) (usermem.AddrRange
 		return usermem.AddrRangeSeq{}, unix.EFAULT
 	}
 	raw := make([]byte, numIovecs*iovecSize)
-	if _, err := t.CopyInBytes(addr, raw); err != nil {
-		return usermem.AddrRangeSeq{}, err
+	n, copyErr := t.CopyInBytes(addr, raw)
+	for i := 0; i < numIovecs; i++ {
+		if (i+1)*iovecSize > n {
+			return usermem.AddrRangeSeq{}, copyErr
+		}
+		if usermem.ByteOrder.Uint64(raw[i*iovecSize+8:]) > math.MaxInt64 {
+			return usermem.AddrRangeSeq{}, unix.EINVAL
+		}
 	}
 	ars := make([]usermem.AddrRange, numIovecs)
 	remaining := int64(MaxRWCount)
 	for i := range ars {
 		base := usermem.Addr(usermem.ByteOrder.Uint64(raw[i*iovecSize:]))
-		length := usermem.ByteOrder.Uint64(raw[i*iovecSize+8:])
-		if length > math.MaxInt64 {
-			return usermem.AddrRangeSeq{}, unix.EINVAL
-		}
-		ar, ok := t.checkIORange(base, int64(length))
+		length := int64(usermem.ByteOrder.Uint64(raw[i*iovecSize+8:]))
+		ar, ok := t.checkIORange(base, length)
 		if !ok {
 			return usermem.AddrRangeSeq{}, unix.EFAULT
 		}

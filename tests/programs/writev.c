@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 
 #ifndef IOV_MAX
@@ -59,6 +60,19 @@ int main(void)
 	EXPECT_ERR(syscall(SYS_writev, 1, bad_base, 1), EFAULT);
 	struct iovec too_long[] = {{"x", 1}, {"y", (size_t)SSIZE_MAX + 1}};
 	EXPECT_ERR(syscall(SYS_writev, 1, too_long, 2), EINVAL);
+	/* Linux reads the whole array, refusing lengths, before it checks
+	 * any buffer: a kernel address before a bad length is EINVAL... */
+	struct iovec kernel_then_long[] = {{ptr(0xffff800000000000UL), 1}, {"y", (size_t)SSIZE_MAX + 1}};
+	EXPECT_ERR(syscall(SYS_writev, 1, kernel_then_long, 2), EINVAL);
+	/* ...and so is a bad length before the array becomes unreadable,
+	 * while a good one there is EFAULT. */
+	char *two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(two != MAP_FAILED && munmap(two + 4096, 4096) == 0);
+	struct iovec *edge = (struct iovec *)(two + 4096) - 1;
+	*edge = (struct iovec){"z", (size_t)SSIZE_MAX + 1};
+	EXPECT_ERR(syscall(SYS_writev, 1, edge, 2), EINVAL);
+	*edge = (struct iovec){"z", 1};
+	EXPECT_ERR(syscall(SYS_writev, 1, edge, 2), EFAULT);
 	EXPECT_ERR(syscall(SYS_writev, 99, gaps, 1), EBADF);
 
 	/* readv scatters stdin: 4 bytes, nothing, 6 bytes. */
