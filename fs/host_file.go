@@ -57,6 +57,10 @@ type HostFile struct {
 	// Immutable.
 	regular bool
 
+	// device is set for a character or block device, which a file of the
+	// tree can only be if opened with O_PATH (nodev.go). Immutable.
+	device bool
+
 	// id is the file's identity, which finds its page cache. Immutable.
 	id mm.FileID
 
@@ -70,13 +74,27 @@ type HostFile struct {
 
 // NewHostFile wraps fd, which the HostFile then owns, with one reference.
 func NewHostFile(fd int, name string) *HostFile {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return newHostFile(fd, name, nil)
+	}
+	return newHostFile(fd, name, &st)
+}
+
+// newHostFile is NewHostFile for a descriptor whose stat the caller has
+// already taken, or nil if the host could not tell it.
+func newHostFile(fd int, name string, st *unix.Stat_t) *HostFile {
 	f := &HostFile{fd: fd, name: name}
 	f.poller.cancel = -1
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) == nil {
+	if st != nil {
 		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
+		case unix.S_IFIFO, unix.S_IFSOCK:
 			f.mayBlock = true
+		case unix.S_IFCHR:
+			f.mayBlock = true
+			f.device = true
+		case unix.S_IFBLK:
+			f.device = true
 		case unix.S_IFREG:
 			f.regular = true
 		}

@@ -262,6 +262,14 @@ func (r *Root) withParent(p string, f func(dirfd int, name string, kind lastKind
 // name exists, ENOENT for a missing name with a trailing slash (unless a
 // directory is made), EROFS otherwise.
 func createReadOnly(dirfd int, name string, isDir bool) error {
+	return refuseCreate(dirfd, name, isDir, unix.EROFS)
+}
+
+// refuseCreate answers an attempt to create name in dirfd that must fail
+// with why, after the errors Linux's filename_create gives first: EEXIST
+// if the name exists, ENOENT for a missing name with a trailing slash
+// (unless a directory is made).
+func refuseCreate(dirfd int, name string, isDir bool, why error) error {
 	base := strings.TrimRight(name, "/")
 	var st unix.Stat_t
 	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
@@ -270,7 +278,7 @@ func createReadOnly(dirfd int, name string, isDir bool) error {
 	if base != name && !isDir {
 		return unix.ENOENT
 	}
-	return unix.EROFS
+	return why
 }
 
 // isTreeType reports whether a file of mode belongs to the tree itself, as
@@ -371,20 +379,18 @@ func (r *Root) openAt(dirfd int, p, fallback string, flags, mode uint32, resolve
 			mode = 0
 		}
 	}
-	fd, err := r.openat2(dirfd, p, uint64(flags), uint64(mode), resolve)
+	fd, st, err := r.openNoDev(dirfd, p, flags, mode, resolve)
 	if err != nil {
 		return nil, err
 	}
-	if r.readOnly && flags&unix.O_PATH == 0 && writesTo(flags) {
-		// Only devices, FIFOs and sockets may be written in read-only
-		// mode. Check the file opened, not the one checked before: the
-		// host may have replaced it since.
-		if m, err := fdMode(fd); err != nil || isTreeType(m) {
-			unix.Close(fd)
-			return nil, unix.EROFS
-		}
+	if r.readOnly && flags&unix.O_PATH == 0 && writesTo(flags) && isTreeType(st.Mode) {
+		// Only FIFOs and sockets may be written in read-only mode. Check
+		// the file opened, not the one checked before: the host may have
+		// replaced it since.
+		unix.Close(fd)
+		return nil, unix.EROFS
 	}
-	f := NewHostFile(fd, r.sandboxPath(fd, fallback))
+	f := newHostFile(fd, r.sandboxPath(fd, fallback), &st)
 	f.root = r
 	if flags&unix.O_TRUNC != 0 && flags&unix.O_PATH == 0 && f.regular && mm.FileCached(f.id) {
 		// The host truncated the file: shared mappings of it lose

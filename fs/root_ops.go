@@ -132,8 +132,9 @@ func (r *Root) Mkdir(p string, mode uint32) error {
 	})
 }
 
-// Mknod makes the file p of mode's type (regular, FIFO, socket or device)
-// with mode's permissions (the umask applied), as mknod(2).
+// Mknod makes the file p of mode's type (regular, FIFO, socket, or the
+// whiteout device 0:0; other devices are refused, nodev.go) with mode's
+// permissions (the umask applied), as mknod(2).
 func (r *Root) Mknod(p string, mode uint32, dev uint64) error {
 	return r.withParent(p, func(dirfd int, name string, kind lastKind) error {
 		switch {
@@ -141,6 +142,9 @@ func (r *Root) Mknod(p string, mode uint32, dev uint64) error {
 			return unix.EEXIST
 		case r.readOnly:
 			return createReadOnly(dirfd, name, false)
+		}
+		if err := mayMknod(mode, dev); err != nil {
+			return refuseCreate(dirfd, name, false, err)
 		}
 		return unix.Mknodat(dirfd, name, mode, int(dev))
 	})

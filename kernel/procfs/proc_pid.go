@@ -325,17 +325,6 @@ func (pr *proc) exeLink() *node {
 	})
 }
 
-// openHost opens the host's file at hostPath with open(2) flags, for the
-// sandbox's file name.
-func openHost(hostPath string, flags uint32, name string) (fs.File, error) {
-	const ignored = unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW
-	fd, err := unix.Open(hostPath, int(flags&^ignored|unix.O_CLOEXEC), 0)
-	if err != nil {
-		return nil, err
-	}
-	return fs.NewHostFile(fd, name), nil
-}
-
 // taskDir returns /proc/PID/task: a directory per thread.
 func (pr *proc) taskDir() *node {
 	p := pr.path + "/task"
@@ -442,9 +431,9 @@ func (pr *proc) withFile(fd int32, f func(fs.File) error) error {
 
 // Reopener is implemented by files that opening /proc/PID/fd/N can open
 // anew, with a description of their own, as Linux opens the object behind
-// the link (a pipe's other end, say) rather than a path. Host files and
-// the files of /proc and /dev are reopened without it; other files
-// without it cannot be, and fail with ENXIO.
+// the link rather than a path: host files do (fs.HostFile.Reopen). The
+// files of /proc and /dev are reopened by path, without it; other files
+// cannot be, and fail with ENXIO.
 type Reopener interface {
 	Reopen(flags uint32) (fs.File, error)
 }
@@ -453,11 +442,6 @@ type Reopener interface {
 func (pr *proc) reopen(t *kernel.Task, fd int32, flags uint32) (file fs.File, err error) {
 	err = pr.withFile(fd, func(f fs.File) error {
 		switch f := f.(type) {
-		case *fs.HostFile:
-			// The sentry's own /proc reaches the very file, wherever it
-			// lies, with the new flags: a new description, as Linux
-			// gives.
-			file, err = openHost("/proc/self/fd/"+strconv.Itoa(f.FD()), flags, f.Name())
 		case *seqFile, *dirFile, *devFile:
 			file, err = pr.fs.open(t, f.Name(), flags)
 		case Reopener:

@@ -16,6 +16,9 @@
  *	escape ptrace PID ADDR...   ptrace and process_vm_* at host pids
  *	escape procfs PID ADDR...   /proc/PID/mem and friends of host pids
  *	escape fdtricks CANARY...   directory descriptors against --root
+ *	escape devices              device nodes under --root: making one,
+ *	                            and opening /hostnull, which the test
+ *	                            made with /dev/null's numbers
  *
  * Each attempt that may kill the program runs in a child, whose end the
  * parent reports ("killed by SIGSEGV").
@@ -28,6 +31,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -656,6 +660,70 @@ static void try_fdtricks(int argc, char **argv)
 	close(rootfd);
 }
 
+/* ---- device nodes against --root ---- */
+
+/*
+ * The tree is nodev: a device the application makes would be the host's
+ * (its disk, its memory), so making one is refused, and one already there
+ * can be looked up but never opened for I/O. The whiteout device 0:0,
+ * which no driver answers, may be made, as without CAP_MKNOD.
+ */
+static void try_devices(void)
+{
+	struct stat st;
+	char path[64];
+
+	EXPECT_ERR(mknod("/disk", S_IFBLK | 0666, makedev(8, 0)), EPERM);
+	EXPECT_ERR(mknod("/mem", S_IFCHR | 0666, makedev(1, 1)), EPERM);
+	EXPECT_ERR(mknodat(AT_FDCWD, "/kmsg", S_IFCHR | 0666, makedev(1, 11)), EPERM);
+	EXPECT_ERR(syscall(SYS_mknod, "/disk", S_IFBLK | 0666, makedev(8, 0)), EPERM);
+	/* The errors Linux gives before the capability check come first. */
+	EXPECT_ERR(mknod("/hostnull", S_IFCHR | 0666, makedev(1, 1)), EEXIST);
+	EXPECT_ERR(mknod("/nodir/mem", S_IFCHR | 0666, makedev(1, 1)), ENOENT);
+	CHECK(stat("/disk", &st) < 0 && stat("/mem", &st) < 0 && stat("/kmsg", &st) < 0);
+	EXPECT_RET(mknod("/whiteout", S_IFCHR | 0600, makedev(0, 0)), 0);
+	EXPECT_ERR(open("/whiteout", O_RDONLY), EACCES);
+	EXPECT_RET(mknod("/fifo", S_IFIFO | 0600, 0), 0);
+
+	/* The device the test left in the root. */
+	CHECK(stat("/hostnull", &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3));
+	EXPECT_ERR(open("/hostnull", O_RDONLY), EACCES);
+	EXPECT_ERR(open("/hostnull", O_WRONLY), EACCES);
+	EXPECT_ERR(open("/hostnull", O_RDWR | O_CREAT, 0666), EACCES);
+	EXPECT_ERR(open("/hostnull", O_RDWR | O_NONBLOCK | O_TRUNC), EACCES);
+	EXPECT_ERR(open("/hostnull", O_RDWR | O_CREAT | O_EXCL, 0666), EEXIST);
+	EXPECT_ERR(open("/hostnull/", O_RDONLY), ENOTDIR);
+	struct {
+		uint64_t flags, mode, resolve;
+	} how = {O_RDWR, 0, 0};
+	EXPECT_ERR(syscall(SYS_openat2, AT_FDCWD, "/hostnull", &how, sizeof how), EACCES);
+	EXPECT_RET(symlink("/hostnull", "/link"), 0);
+	EXPECT_ERR(open("/link", O_RDWR), EACCES);
+	EXPECT_RET(rename("/hostnull", "/renamed"), 0);
+	EXPECT_ERR(open("/renamed", O_RDWR), EACCES);
+
+	/* O_PATH opens without the driver; reopening through /proc does not
+	 * get around the rule. */
+	int pathfd = open("/renamed", O_PATH);
+	CHECK(pathfd >= 0 && fstat(pathfd, &st) == 0 && S_ISCHR(st.st_mode));
+	snprintf(path, sizeof path, "/proc/self/fd/%d", pathfd);
+	EXPECT_ERR(open(path, O_RDWR), EACCES);
+	EXPECT_ERR(open(path, O_RDONLY), EACCES);
+	int again = open(path, O_PATH);
+	CHECK(again >= 0);
+	close(again);
+	close(pathfd);
+	EXPECT_RET(rename("/renamed", "/hostnull"), 0);
+	EXPECT_RET(unlink("/link"), 0);
+	EXPECT_RET(unlink("/whiteout"), 0);
+	EXPECT_RET(unlink("/fifo"), 0);
+
+	/* The sentry's own devices are not in the tree, and still work. */
+	int fd = open("/dev/null", O_RDWR);
+	CHECK(fd >= 0 && write(fd, "x", 1) == 1);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	begin();
@@ -679,9 +747,12 @@ int main(int argc, char **argv)
 		attack(argc, argv, try_procfs);
 	else if (strcmp(mode, "fdtricks") == 0)
 		try_fdtricks(argc, argv);
+	else if (strcmp(mode, "devices") == 0 && argc == 2)
+		try_devices();
 	else {
 		fprintf(stderr, "usage: escape int80|sysenter|stubpage DIR, escape vsyscall|stubmap|victim,\n"
-				"       escape ptrace|procfs PID ADDR|sentry PID|range N..., escape fdtricks CANARY...\n");
+				"       escape ptrace|procfs PID ADDR|sentry PID|range N..., escape fdtricks CANARY...,\n"
+				"       escape devices\n");
 		return 2;
 	}
 	return finish();
