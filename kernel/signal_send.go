@@ -90,7 +90,8 @@ func ValidSignal(sig int) bool {
 }
 
 // ignoredLocked reports whether sig would be discarded on arrival: its
-// action ignores it and the receiving task does not block it.
+// action ignores it and the receiving task does not block it (nor did
+// before an rt_sigtimedwait that unblocked it to wait for it).
 //
 // Preconditions: tg.mu is locked.
 func (tg *ThreadGroup) ignoredLocked(sig int, blocked bool) bool {
@@ -154,7 +155,7 @@ func (tg *ThreadGroup) send(target *Task, info *SignalInfo) {
 	if receiver == nil {
 		receiver = tg.leader
 	}
-	if tg.ignoredLocked(sig, receiver.signalMaskAtomic()&bit != 0) {
+	if tg.ignoredLocked(sig, (receiver.signalMaskAtomic()|receiver.waitSignalMask.Load())&bit != 0) {
 		return
 	}
 	if target != nil {

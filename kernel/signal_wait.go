@@ -34,9 +34,14 @@ func (t *Task) SigTimedWait(set uint64, timeout time.Duration) (SignalInfo, erro
 	set &^= unblockable
 	old := t.SignalMask()
 	// While waiting, the signals of set are unblocked, so that senders
-	// wake the task; they are taken here, never delivered.
+	// wake the task; they are taken here, never delivered. Those of them
+	// that were blocked are still never discarded as ignored.
+	t.waitSignalMask.Store(old)
 	t.SetSignalMask(old &^ set)
-	defer t.SetSignalMask(old)
+	defer func() {
+		t.SetSignalMask(old)
+		t.waitSignalMask.Store(0)
+	}()
 	var expired <-chan time.Time
 	if timeout >= 0 {
 		timer := time.NewTimer(timeout)

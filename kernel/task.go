@@ -38,6 +38,14 @@ type Task struct {
 	// Written only by the task goroutine; read atomically by senders.
 	signalMask atomic.Uint64
 
+	// waitSignalMask is the mask rt_sigtimedwait replaced while it
+	// waits, and 0 the rest of the time: Linux's real_blocked. A signal
+	// that it blocks is never discarded as ignored, so that a SIGCHLD
+	// the application blocked to wait for is queued, although its
+	// default action ignores it and the wait unblocks it. Written only by
+	// the task goroutine; read atomically by senders.
+	waitSignalMask atomic.Uint64
+
 	// savedSignalMask is the mask rt_sigsuspend replaced, restored when
 	// the handler that ends the wait returns. Owned by the task goroutine.
 	savedSignalMask *uint64

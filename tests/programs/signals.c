@@ -729,6 +729,24 @@ static void t_sigtimedwait(int argc, char **argv)
 	       si.si_value.sival_int, yes(si.si_pid == pid));
 	waitpid(pid, NULL, 0);
 
+	/*
+	 * SIGCHLD, whose default action ignores it, blocked to wait for:
+	 * the wait unblocks it, but it was blocked when it came, so it is
+	 * queued, not discarded.
+	 */
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	pid = xfork();
+	if (pid == 0)
+		_exit(7);
+	EXPECT_RET(sigtimedwait(&chld, &si, &ten), SIGCHLD);
+	printf("took %s %s status %d, from the child %s\n", signame(si.si_signo), code_name(si.si_signo, si.si_code),
+	       si.si_status, yes(si.si_pid == pid));
+	waitpid(pid, NULL, 0);
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
+
 	/* Errors. */
 	struct timespec bad = {0, 2000000000};
 	EXPECT_ERR(sigtimedwait(&set, &si, &bad), EINVAL);
