@@ -169,12 +169,10 @@ func (tg *ThreadGroup) stop(sig int) {
 	parent := tg.parent
 	tg.mu.Unlock()
 	if parent != nil {
+		parent.sendChildSignalLocked(tg, cldStopped, int32(sig))
 		parent.notifyChildEventLocked()
 	}
 	k.mu.Unlock()
-	if parent != nil {
-		parent.sendChildSignal(tg, cldStopped, int32(sig))
-	}
 }
 
 // continueLocked resumes a stopped process.
@@ -229,12 +227,22 @@ const (
 // the child's exit signal (normally SIGCHLD), as Linux's do_notify_parent.
 // Stops are not reported under SA_NOCLDSTOP.
 func (tg *ThreadGroup) sendChildSignal(child *ThreadGroup, code int32, status int32) {
-	k := tg.k
-	k.mu.Lock()
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	tg.sendChildSignalLocked(child, code, status)
+}
+
+// sendChildSignalLocked is sendChildSignal for a caller that holds the
+// kernel's lock: the one that makes the child a zombie or stops it, so
+// that the signal is queued before a wait can see the change, as Linux
+// does under tasklist_lock. (A parent that reaped a child and then set a
+// SIGCHLD handler must not see that child's SIGCHLD arrive late.)
+//
+// Preconditions: Kernel.mu is locked.
+func (tg *ThreadGroup) sendChildSignalLocked(child *ThreadGroup, code int32, status int32) {
 	sig := child.exitSignal
 	pid := child.leader.tid
 	uid := child.leader.creds.UID
-	k.mu.Unlock()
 	if code == cldStopped || code == cldContinued {
 		sig = int(unix.SIGCHLD)
 		tg.mu.Lock()
@@ -252,7 +260,7 @@ func (tg *ThreadGroup) sendChildSignal(child *ThreadGroup, code int32, status in
 	info.SetUID(int32(uid))
 	// si_status follows si_pid and si_uid in the union.
 	usermem.ByteOrder.PutUint32(info.Fields[8:12], uint32(status))
-	tg.SendSignal(&info)
+	tg.sendLocked(nil, &info)
 }
 
 // explainDeath logs why the task's process dies of sig: for SIGSEGV and

@@ -121,15 +121,21 @@ func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
 // send queues info for target, or for the whole group if target is nil,
 // and wakes a task that can take it.
 func (tg *ThreadGroup) send(target *Task, info *SignalInfo) {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	tg.sendLocked(target, info)
+}
+
+// sendLocked is send for a caller that holds the kernel's lock.
+//
+// Preconditions: Kernel.mu is locked.
+func (tg *ThreadGroup) sendLocked(target *Task, info *SignalInfo) {
 	sig := int(info.Signo)
 	if sig == int(unix.SIGKILL) {
 		// Nothing blocks, catches or delays SIGKILL.
-		tg.requestExit(ExitStatus{Signo: sig})
+		tg.requestExitLocked(ExitStatus{Signo: sig})
 		return
 	}
-	k := tg.k
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	if tg.exiting {

@@ -37,7 +37,6 @@ func (t *Task) exit() {
 
 	k := t.k
 	var kill []*ThreadGroup
-	var parent *ThreadGroup
 	k.mu.Lock()
 	tg := t.tg
 	delete(k.tasks, t.tid)
@@ -50,22 +49,10 @@ func (t *Task) exit() {
 		tg.mu.Unlock()
 		tg.stopTimers()
 		kill = tg.exitedLocked()
-		parent = tg.parent
 	}
 	last := len(k.tasks) == 0
 	k.mu.Unlock()
 
-	if parent != nil {
-		status := tg.exitStatus()
-		code, value := int32(cldExited), int32(status.Code)
-		if status.Signo != 0 {
-			code, value = cldKilled, int32(status.Signo)
-			if status.Core {
-				code = cldDumped
-			}
-		}
-		parent.sendChildSignal(tg, code, value)
-	}
 	for _, other := range kill {
 		other.requestExit(ExitStatus{Signo: sigkill})
 	}
@@ -117,6 +104,16 @@ func (tg *ThreadGroup) exitedLocked() []*ThreadGroup {
 		tg.zombie = true
 		k.zombies++
 	}
+	// The parent is told before a wait can find the zombie.
+	status := tg.exitStatus()
+	code, value := int32(cldExited), int32(status.Code)
+	if status.Signo != 0 {
+		code, value = cldKilled, int32(status.Signo)
+		if status.Core {
+			code = cldDumped
+		}
+	}
+	parent.sendChildSignalLocked(tg, code, value)
 	parent.notifyChildEventLocked()
 	return kill
 }

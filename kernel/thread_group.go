@@ -153,6 +153,16 @@ func (tg *ThreadGroup) notifyChildEventLocked() {
 // group's exit status unless a reason was already given. It returns
 // whether this call set the reason.
 func (tg *ThreadGroup) requestExit(status ExitStatus) bool {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	return tg.requestExitLocked(status)
+}
+
+// requestExitLocked is requestExit for a caller that holds the kernel's
+// lock.
+//
+// Preconditions: Kernel.mu is locked.
+func (tg *ThreadGroup) requestExitLocked(status ExitStatus) bool {
 	tg.mu.Lock()
 	first := !tg.exiting
 	if first {
@@ -160,13 +170,7 @@ func (tg *ThreadGroup) requestExit(status ExitStatus) bool {
 		tg.status = status
 	}
 	tg.mu.Unlock()
-	tg.k.mu.Lock()
-	tasks := make([]*Task, 0, len(tg.tasks))
 	for t := range tg.tasks {
-		tasks = append(tasks, t)
-	}
-	tg.k.mu.Unlock()
-	for _, t := range tasks {
 		t.interrupt()
 	}
 	return first

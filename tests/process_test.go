@@ -132,6 +132,7 @@ func TestSignals(t *testing.T) {
 	t.Parallel()
 	compareCases(t, "signals", []progCase{
 		{name: "siginfo"},
+		{name: "latechld"},
 		{name: "restart"},
 		{name: "resethand"},
 		{name: "nodefer"},

@@ -1388,8 +1388,38 @@ static void t_nocldwait(int argc, char **argv)
 	(void)argc, (void)argv;
 }
 
+/*
+ * A child's SIGCHLD is queued by the time a wait can reap it: a parent
+ * that reaps the child and only then sets a handler never sees that
+ * child's SIGCHLD arrive late. The window is narrow, so many children.
+ */
+static volatile sig_atomic_t late_chld;
+
+static void count_chld(int sig)
+{
+	(void)sig;
+	late_chld++;
+}
+
+static void t_latechld(int argc, char **argv)
+{
+	const int children = 200;
+	for (int i = 0; i < children; i++) {
+		signal(SIGCHLD, SIG_DFL);
+		pid_t pid = xfork();
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+		signal(SIGCHLD, count_chld);
+	}
+	signal(SIGCHLD, SIG_DFL);
+	printf("%d children reaped, then a handler set: %d late SIGCHLDs\n", children, (int)late_chld);
+	(void)argc, (void)argv;
+}
+
 static const struct testcase cases[] = {
 	{"siginfo", t_siginfo},
+	{"latechld", t_latechld},
 	{"restart", t_restart},
 	{"resethand", t_resethand},
 	{"nodefer", t_nodefer},
