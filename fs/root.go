@@ -138,7 +138,10 @@ func readlinkAt(dirfd int, name string) (string, error) {
 // (close-on-exec), retried when interrupted or, unless the caller asked
 // for RESOLVE_CACHED (whose EAGAIN is the answer), when a rename raced
 // with the walk. resolve must confine the walk: inRoot from the root, or
-// RESOLVE_BENEATH or RESOLVE_IN_ROOT from a directory below it.
+// RESOLVE_BENEATH or RESOLVE_IN_ROOT from a directory below it. A file of
+// the host's procfs is refused (EACCES, hostproc.go).
+//
+// Every lookup of the tree goes through here.
 func (r *Root) openat2(dirfd int, name string, flags uint64, mode uint64, resolve uint64) (int, error) {
 	how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Mode: mode, Resolve: resolve}
 	for try := 0; ; try++ {
@@ -148,6 +151,9 @@ func (r *Root) openat2(dirfd int, name string, flags uint64, mode uint64, resolv
 			continue
 		case err == unix.EAGAIN && resolve&ResolveCached == 0 && try < maxRaceRetries:
 			continue
+		case err == nil && onHostProc(fd):
+			unix.Close(fd)
+			return -1, unix.EACCES
 		}
 		return fd, err
 	}

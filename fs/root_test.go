@@ -230,7 +230,7 @@ func TestRootResolvesInside(t *testing.T) {
 
 // TestRootMagicLinks: with the host's own "/" as root, where /proc is the
 // host's, the magic links that jump to a process's root or working
-// directory are refused.
+// directory are refused, and so is every file of the host's procfs.
 func TestRootMagicLinks(t *testing.T) {
 	r := openRoot(t, "/", false)
 	for _, p := range []string{"/proc/self/root/etc/passwd", "/proc/self/cwd", "/proc/self/cwd/x", "/proc/self/exe", "/proc/thread-self/root"} {
@@ -241,9 +241,19 @@ func TestRootMagicLinks(t *testing.T) {
 			t.Errorf("Stat(%q) = %v, want ELOOP", p, err)
 		}
 	}
-	// Not following the last one is fine: that is the link itself.
-	if st, err := r.Stat("/proc/self/root", false); err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
-		t.Errorf("Lstat(/proc/self/root) = %o, %v; want a symlink", st.Mode, err)
+	// Not following the last one reaches the link itself, a file of the
+	// host's procfs (hostproc.go), as does any other path into it.
+	for _, p := range []string{"/proc/self/root", "/proc/self/status", "/proc", "/proc/1/mem"} {
+		if _, err := r.Stat(p, false); err != unix.EACCES {
+			t.Errorf("Lstat(%q) = %v, want EACCES", p, err)
+		}
+	}
+	if _, err := r.Open("/proc/self/mem", unix.O_RDWR, 0, 0); err != unix.EACCES {
+		t.Errorf("Open(/proc/self/mem) = %v, want EACCES", err)
+	}
+	// The root itself is not on the procfs.
+	if _, err := r.Stat("/", false); err != nil {
+		t.Errorf("Lstat(/) = %v", err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
 
@@ -435,6 +436,90 @@ func TestEscapeProc(t *testing.T) {
 		if n != 2*10 {
 			t.Errorf("the probe reported %d attempts on host processes, want 20:\n%s", n, showOutcome(got))
 		}
+	})
+}
+
+// hostProcLine matches the probe's lines about one file of a procfs
+// reached without naming /proc.
+var hostProcLine = regexp.MustCompile(`^(symlink to /|symlink to /, \.\.|openat2 beneath /|openat2 in root /|procfs at /hostproc) \S+: .*$`)
+
+// TestEscapeHostProc: the host's procfs, where "self" is minisentry
+// itself (its memory, its descriptors), cannot be reached by a path that
+// does not name /proc: a symlink to "/" then proc/self/mem, openat2
+// beneath a descriptor of "/", or (under --root, as root) a procfs
+// mounted inside the root. Every such lookup fails with EACCES. Natively
+// each of these reaches the probe's own procfs, which shows the probe
+// works.
+func TestEscapeHostProc(t *testing.T) {
+	t.Parallel()
+	check := func(t *testing.T, got outcome, how string, want []string) {
+		t.Helper()
+		if got.Status != 0 || !strings.HasSuffix(got.Stdout, "\n0 checks failed\n") {
+			t.Errorf("hostproc under minisentry: %s\n%s", how, showOutcome(got))
+		}
+		var lines []string
+		for _, line := range strings.Split(got.Stdout, "\n") {
+			if hostProcLine.MatchString(line) {
+				lines = append(lines, line)
+			}
+		}
+		if diff := cmp.Diff(want, lines); diff != "" {
+			t.Errorf("what the probe reached under minisentry (-want +got):\n%s", diff)
+		}
+	}
+	// attempts are the probe's lines for one base, each with result.
+	attempts := func(base, result string) []string {
+		return []string{base + " self/status: " + result, base + " self/mem: " + result, base + " self/maps: " + result}
+	}
+	openat2 := func(result string) []string {
+		return []string{
+			"openat2 beneath / proc/self/status: " + result,
+			"openat2 beneath / proc/self/mem: " + result,
+			"openat2 in root / proc/self/fd: " + result,
+		}
+	}
+	forEach(t, "escape", func(t *testing.T, bin string) {
+		noteInputs()
+		dir := t.TempDir()
+		native, how := runNative(t, bin, invocation{args: []string{"hostproc", dir}})
+		if native.Status != 0 || strings.Count(native.Stdout, "self/status: opened, ours") != 2 ||
+			!strings.Contains(native.Stdout, "openat2 beneath / proc/self/mem: a descriptor") {
+			t.Fatalf("natively (%s) the probe did not reach its own procfs: the probe is broken\n%s", how, showOutcome(native))
+		}
+		requireSentry(t)
+		got, how := runSentry(t, bin, invocation{args: []string{"hostproc", dir}})
+		var want []string
+		want = append(want, attempts("symlink to /", "EACCES")...)
+		want = append(want, attempts("symlink to /, ..", "EACCES")...)
+		want = append(want, openat2("EACCES")...)
+		want = append(want, attempts("procfs at /hostproc", "ENOENT")...)
+		check(t, got, how, want)
+
+		t.Run("procfs in the root", func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				t.Skip("mounting a procfs needs root")
+			}
+			root, _, checkCanaries := confinedRoot(t, bin)
+			mnt := filepath.Join(root, "hostproc")
+			if err := os.Mkdir(mnt, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mount("proc", mnt, "proc", 0, ""); err != nil {
+				t.Fatalf("mount -t proc proc %s: %v", mnt, err)
+			}
+			// Before the temporary directory is removed.
+			t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+			got, how := runSentry(t, "/confine", invocation{args: []string{"hostproc", "/"}}, "--root", root)
+			// The root has no /proc of the host's: "/up/proc" is
+			// missing, and "/up/../proc" cleans to the sandbox's own.
+			var want []string
+			want = append(want, attempts("symlink to /", "ENOENT")...)
+			want = append(want, "symlink to /, .. self/status: opened, ours")
+			want = append(want, openat2("ENOENT")...)
+			want = append(want, attempts("procfs at /hostproc", "EACCES")...)
+			check(t, got, how, want)
+			checkCanaries()
+		})
 	})
 }
 

@@ -16,6 +16,9 @@
  *	escape ptrace PID ADDR...   ptrace and process_vm_* at host pids
  *	escape procfs PID ADDR...   /proc/PID/mem and friends of host pids
  *	escape fdtricks CANARY...   directory descriptors against --root
+ *	escape hostproc DIR         the host's procfs, by ways that do not
+ *	                            name /proc: a symlink DIR/up to "/",
+ *	                            openat2 beneath "/", a procfs at /hostproc
  *	escape devices              device nodes under --root: making one,
  *	                            and opening /hostnull, which the test
  *	                            made with /dev/null's numbers
@@ -660,6 +663,86 @@ static void try_fdtricks(int argc, char **argv)
 	close(rootfd);
 }
 
+/* ---- the host's procfs by other names ---- */
+
+/*
+ * try_hostproc_file opens "self" files of the procfs at base (relative to
+ * dirfd): only the sandbox's own /proc may answer, and natively base is
+ * our own procfs, so "self" must be us. A status whose Pid is not ours is
+ * another process's: the sentry's, if the host's procfs was reached. A
+ * status that is ours ends the probe of that base.
+ */
+static void try_hostproc_file(const char *what, int dirfd, const char *base)
+{
+	char path[PATH_MAX], buf[4096];
+	snprintf(path, sizeof path, "%s/self/status", base);
+	int fd = openat(dirfd, path, O_RDONLY);
+	if (fd < 0) {
+		printf("%s self/status: %s\n", what, errname(errno));
+	} else {
+		long n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		char *p = strstr(buf, "\nPid:");
+		int pid = p ? atoi(p + 5) : -1;
+		printf("%s self/status: opened, %s\n", what, pid == getpid() ? "ours" : "LEAKED another process's");
+		if (pid != getpid())
+			check_failures++;
+		else
+			return;
+	}
+	snprintf(path, sizeof path, "%s/self/mem", base);
+	fd = openat(dirfd, path, O_RDWR);
+	printf("%s self/mem: %s\n", what, fd >= 0 ? "a descriptor" : errname(errno));
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof path, "%s/self/maps", base);
+	fd = openat(dirfd, path, O_RDONLY);
+	printf("%s self/maps: %s\n", what, fd >= 0 ? "a descriptor" : errname(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void try_hostproc(const char *dir)
+{
+	char up[PATH_MAX];
+	snprintf(up, sizeof up, "%s/up", dir);
+	unlink(up);
+	EXPECT_RET(symlink("/", up), 0);
+	char base[PATH_MAX + 8];
+	snprintf(base, sizeof base, "%s/proc", up);
+	try_hostproc_file("symlink to /", AT_FDCWD, base);
+	snprintf(base, sizeof base, "%s/../proc", up);
+	try_hostproc_file("symlink to /, ..", AT_FDCWD, base);
+
+	int rootfd = open("/", O_PATH | O_DIRECTORY);
+	CHECK(rootfd >= 0);
+	struct {
+		uint64_t flags, mode, resolve;
+	} how = {O_RDONLY, 0, 0x08}; /* RESOLVE_BENEATH */
+	long fd = syscall(SYS_openat2, rootfd, "proc/self/status", &how, sizeof how);
+	printf("openat2 beneath / proc/self/status: %s\n", fd >= 0 ? "a descriptor" : errname(errno));
+	if (fd >= 0)
+		close(fd);
+	how.flags = O_RDWR;
+	fd = syscall(SYS_openat2, rootfd, "proc/self/mem", &how, sizeof how);
+	printf("openat2 beneath / proc/self/mem: %s\n", fd >= 0 ? "a descriptor" : errname(errno));
+	if (fd >= 0)
+		close(fd);
+	how.flags = O_RDONLY | O_DIRECTORY;
+	how.resolve = 0x10; /* RESOLVE_IN_ROOT */
+	fd = syscall(SYS_openat2, rootfd, "proc/self/fd", &how, sizeof how);
+	printf("openat2 in root / proc/self/fd: %s\n", fd >= 0 ? "a descriptor" : errname(errno));
+	if (fd >= 0)
+		close(fd);
+	close(rootfd);
+
+	/* A procfs mounted in the tree under another name (the test mounts
+	 * one, under --root). */
+	try_hostproc_file("procfs at /hostproc", AT_FDCWD, "/hostproc");
+	EXPECT_RET(unlink(up), 0);
+}
+
 /* ---- device nodes against --root ---- */
 
 /*
@@ -747,12 +830,14 @@ int main(int argc, char **argv)
 		attack(argc, argv, try_procfs);
 	else if (strcmp(mode, "fdtricks") == 0)
 		try_fdtricks(argc, argv);
+	else if (strcmp(mode, "hostproc") == 0 && argc == 3)
+		try_hostproc(argv[2]);
 	else if (strcmp(mode, "devices") == 0 && argc == 2)
 		try_devices();
 	else {
 		fprintf(stderr, "usage: escape int80|sysenter|stubpage DIR, escape vsyscall|stubmap|victim,\n"
 				"       escape ptrace|procfs PID ADDR|sentry PID|range N..., escape fdtricks CANARY...,\n"
-				"       escape devices\n");
+				"       escape hostproc DIR, escape devices\n");
 		return 2;
 	}
 	return finish();
