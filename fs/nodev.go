@@ -122,11 +122,23 @@ func openHostPath(hostPath string, flags uint32) (int, error) {
 
 // Reopen opens the file anew with open(2) flags, as opening its
 // /proc/PID/fd link does: a new open file description of the very file,
-// wherever it lies now. A device of the tree, which only O_PATH can have
-// opened, stays closed to I/O (EACCES).
+// wherever it lies now. The tree's rules hold as for an open by path: a
+// device, which only O_PATH can have opened, stays closed to I/O
+// (EACCES), and a read-only tree refuses to be written (EROFS).
 func (f *HostFile) Reopen(flags uint32) (File, error) {
-	if f.root != nil && f.device && flags&unix.O_PATH == 0 {
-		return nil, unix.EACCES
+	if f.root != nil && flags&unix.O_PATH == 0 {
+		if f.device {
+			return nil, unix.EACCES
+		}
+		if f.root.readOnly {
+			m, err := fdMode(f.fd)
+			if err != nil {
+				return nil, err
+			}
+			if err := readOnlyOpenError(m, flags); err != nil {
+				return nil, err
+			}
+		}
 	}
 	const ignored = unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW
 	fd, err := openHostPath(procFDPath(f.fd), flags&^ignored)

@@ -448,12 +448,23 @@ func (r *Root) checkReadOnlyOpen(dirfd int, p string, flags uint32, resolve uint
 	if err != nil {
 		return err
 	}
+	return readOnlyOpenError(m, flags)
+}
+
+// readOnlyOpenError answers an open with flags of an existing file of
+// mode in read-only mode: EROFS for O_TMPFILE in a directory, EISDIR for
+// a directory to create or write, EROFS for writing the tree or
+// truncating, nil if the open may go ahead (without O_CREAT and O_TRUNC).
+func readOnlyOpenError(mode, flags uint32) error {
 	switch {
-	case m&unix.S_IFMT == unix.S_IFDIR && (flags&unix.O_CREAT != 0 || writesTo(flags)):
-		return unix.EISDIR
-	case isTreeType(m) && writesTo(flags):
+	case mode&unix.S_IFMT == unix.S_IFDIR && flags&oTmpfileOnly != 0:
+		// O_TMPFILE asks for a write to the mount before anything else.
 		return unix.EROFS
-	case m&unix.S_IFMT == unix.S_IFREG && flags&unix.O_TRUNC != 0:
+	case mode&unix.S_IFMT == unix.S_IFDIR && (flags&unix.O_CREAT != 0 || writesTo(flags)):
+		return unix.EISDIR
+	case isTreeType(mode) && writesTo(flags):
+		return unix.EROFS
+	case mode&unix.S_IFMT == unix.S_IFREG && flags&unix.O_TRUNC != 0:
 		return unix.EROFS
 	}
 	return nil

@@ -170,6 +170,20 @@ static void readonly(void)
 	EXPECT_ERR(syscall(SYS_utimensat, fd, NULL, NULL, 0), EROFS);
 	EXPECT_ERR(syscall(SYS_access, "/inside", W_OK), EROFS);
 	EXPECT_RET(access("/inside", R_OK), 0);
+	/* Reopening through /proc/self/fd follows the same rules. */
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	EXPECT_ERR(syscall(SYS_open, link, O_WRONLY), EROFS);
+	EXPECT_ERR(syscall(SYS_open, link, O_RDWR | O_APPEND), EROFS);
+	EXPECT_ERR(syscall(SYS_open, link, O_RDONLY | O_TRUNC), EROFS);
+	int again = open(link, O_RDONLY);
+	CHECK(again >= 0 && read(again, buf, sizeof buf) == 6);
+	close(again);
+	int dir = open("/dir", O_PATH | O_DIRECTORY);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", dir);
+	EXPECT_ERR(syscall(SYS_open, link, O_TMPFILE | O_RDWR, 0600), EROFS);
+	EXPECT_ERR(syscall(SYS_open, link, O_WRONLY), EISDIR);
+	close(dir);
 	struct statfs sfs;
 	EXPECT_RET(statfs("/", &sfs), 0);
 	CHECK(sfs.f_flags & ST_RDONLY);
