@@ -309,16 +309,27 @@ func (f *HostFile) Stat() (unix.Stat_t, error) {
 	return st, err
 }
 
+// linuxTermios is struct termios as the kernel's TCGETS writes it on
+// x86-64: 36 bytes. Go's unix.Termios is longer (it ends with the input
+// and output speeds of struct termios2), and copying it out would write
+// past the application's buffer.
+type linuxTermios struct {
+	Iflag, Oflag, Cflag, Lflag uint32
+	Line                       uint8
+	Cc                         [19]uint8
+}
+
 // Ioctl implements File.Ioctl. Only the terminal queries that libcs make
 // on their standard streams are passed on: TCGETS (isatty) and TIOCGWINSZ.
 func (f *HostFile) Ioctl(ctx context.Context, uio usermem.IO, cmd uint32, arg usermem.Addr) (uintptr, error) {
 	opts := usermem.IOOpts{AddressSpaceActive: true}
 	switch cmd {
 	case unix.TCGETS:
-		termios, err := unix.IoctlGetTermios(f.fd, unix.TCGETS)
+		t, err := unix.IoctlGetTermios(f.fd, unix.TCGETS)
 		if err != nil {
 			return 0, err
 		}
+		termios := linuxTermios{Iflag: t.Iflag, Oflag: t.Oflag, Cflag: t.Cflag, Lflag: t.Lflag, Line: t.Line, Cc: t.Cc}
 		_, err = usermem.CopyObjectOut(ctx, uio, arg, termios, opts)
 		return 0, err
 	case unix.TIOCGWINSZ:

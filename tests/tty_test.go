@@ -1,0 +1,86 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// A terminal as standard input: the test makes a pseudo-terminal of 33
+// rows by 111 columns and gives its slave to tty.c, natively and under
+// minisentry; isatty, tcgetattr, TCGETS and TIOCGWINSZ must answer the
+// same, and write no byte past the kernel's structures.
+
+func init() {
+	programs["tty"] = staticLibcs
+}
+
+// openPTY returns the master and slave of a new pseudo-terminal with the
+// given window size.
+func openPTY(t *testing.T, rows, cols uint16) (master, slave *os.File) {
+	t.Helper()
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open /dev/ptmx: %v", err)
+	}
+	master = os.NewFile(uintptr(m), "/dev/ptmx")
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	if err := unix.IoctlSetWinsize(m, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+		t.Fatalf("TIOCSWINSZ: %v", err)
+	}
+	name := "/dev/pts/" + strconv.Itoa(n)
+	slave, err = os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	t.Cleanup(func() { slave.Close() })
+	return master, slave
+}
+
+func TestTerminal(t *testing.T) {
+	t.Parallel()
+	forEach(t, "tty", func(t *testing.T, bin string) {
+		noteInputs()
+		_, slave := openPTY(t, 33, 111)
+		runOn := func(argv ...string) outcome {
+			ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+			cmd.Env = testEnv
+			cmd.Stdin = slave
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			o := outcome{}
+			if err := cmd.Run(); err != nil {
+				o.Status = -1
+				if ee, ok := err.(*exec.ExitError); ok {
+					o.Status = ee.ExitCode()
+				}
+			}
+			o.Stdout, o.Stderr = stdout.String(), stderr.String()
+			return o
+		}
+		native := runOn(bin)
+		if native.Status != 0 {
+			t.Fatalf("natively, tty failed: the program (or this machine) is wrong\n%s", showOutcome(native))
+		}
+		requireSentry(t)
+		got := runOn(sentryPath, "run", "--", bin)
+		if diff := cmp.Diff(native, got); diff != "" {
+			t.Errorf("tty differs under minisentry (-native +minisentry):\n%s", diff)
+		}
+	})
+}
