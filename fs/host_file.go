@@ -61,6 +61,11 @@ type HostFile struct {
 	// tree can only be if opened with O_PATH (nodev.go). Immutable.
 	device bool
 
+	// fixedAttrs refuses changes to the file's owner, mode and times
+	// (EPERM): set for a host device that the sentry opens by a path of
+	// its own, whose inode lies outside the tree. Immutable.
+	fixedAttrs bool
+
 	// id is the file's identity, which finds its page cache. Immutable.
 	id mm.FileID
 
@@ -102,6 +107,20 @@ func newHostFile(fd int, name string, st *unix.Stat_t) *HostFile {
 	}
 	f.refs.Store(1)
 	return f
+}
+
+// OpenHostDevice opens the host's device at path with open(2) flags, for
+// a synthetic file of the sentry's such as /dev/tty. The application may
+// read, write and query it, but not change its owner, mode or times: its
+// inode is the host's, outside any tree the application was given.
+func OpenHostDevice(path string, flags uint32, name string) (*HostFile, error) {
+	fd, err := openHostPath(path, flags)
+	if err != nil {
+		return nil, err
+	}
+	f := NewHostFile(fd, name)
+	f.fixedAttrs = true
+	return f, nil
 }
 
 // OpenHostFile opens path on the host, read-only.

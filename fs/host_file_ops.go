@@ -99,10 +99,14 @@ func (f *HostFile) readOnly() bool {
 	return f.root != nil && f.root.readOnly
 }
 
-// refuseChange answers a metadata change of a file of a read-only tree:
-// EBADF for an O_PATH descriptor (which no such call takes), EROFS
-// otherwise. It returns nil for files that may change.
+// refuseChange answers a metadata change of a host device of the
+// sentry's (EPERM), or of a file of a read-only tree: EBADF for an O_PATH
+// descriptor (which no such call takes), EROFS otherwise. It returns nil
+// for files that may change.
 func (f *HostFile) refuseChange() error {
+	if f.fixedAttrs {
+		return unix.EPERM
+	}
 	if !f.readOnly() {
 		return nil
 	}

@@ -147,5 +147,6 @@ func (f *HostFile) Reopen(flags uint32) (File, error) {
 	}
 	nf := NewHostFile(fd, f.name)
 	nf.root = f.root
+	nf.fixedAttrs = f.fixedAttrs
 	return nf, nil
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,6 +50,51 @@ func openPTY(t *testing.T, rows, cols uint16) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { slave.Close() })
 	return master, slave
+}
+
+// TestEscapeTTYAttrs: the sandbox's /dev/tty is the host's, opened by the
+// sentry for a program whose terminal it is (here a pseudo-terminal the
+// test makes minisentry's controlling terminal). The program may use it
+// but not change the host's /dev/tty inode: fchmod, fchown and futimens
+// fail with EPERM, and its stat stays as it was.
+func TestEscapeTTYAttrs(t *testing.T) {
+	t.Parallel()
+	forEach(t, "escape", func(t *testing.T, bin string) {
+		requireSentry(t)
+		noteInputs()
+		var before unix.Stat_t
+		if err := unix.Stat("/dev/tty", &before); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			var after unix.Stat_t
+			if err := unix.Stat("/dev/tty", &after); err != nil {
+				t.Fatal(err)
+			}
+			if after.Mode != before.Mode || after.Uid != before.Uid || after.Gid != before.Gid || after.Mtim != before.Mtim {
+				t.Errorf("the host's /dev/tty changed: mode %o uid %d gid %d mtime %v, was %o %d %d %v",
+					after.Mode, after.Uid, after.Gid, after.Mtim, before.Mode, before.Uid, before.Gid, before.Mtim)
+				// Put it back, for the machine's sake.
+				unix.Chmod("/dev/tty", before.Mode&0o7777)
+				unix.Chown("/dev/tty", int(before.Uid), int(before.Gid))
+				unix.UtimesNano("/dev/tty", []unix.Timespec{before.Atim, before.Mtim})
+			}
+		})
+		_, slave := openPTY(t, 24, 80)
+		ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, sentryPath, "run", "--", bin, "ttyattr")
+		cmd.Env = testEnv
+		cmd.Stdin = slave
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		// A session of its own, with the terminal as its controlling one.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		err := cmd.Run()
+		if err != nil || !strings.HasSuffix(stdout.String(), "\n0 checks failed\n") {
+			t.Errorf("escape ttyattr under minisentry: %v\n%s", err, showOutcome(outcome{Stdout: stdout.String(), Stderr: stderr.String()}))
+		}
+	})
 }
 
 func TestTerminal(t *testing.T) {

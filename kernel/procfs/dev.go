@@ -72,11 +72,7 @@ func (f *FS) ttyDevice() *node {
 	n := &node{path: "/dev/tty", typ: unix.DT_CHR, perm: 0o666, rdev: unix.Mkdev(5, 0)}
 	n.open = func(t *kernel.Task, flags uint32) (fs.File, error) {
 		const ignored = unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_DIRECTORY | unix.O_NOFOLLOW
-		fd, err := unix.Open(f.hostTTY, int(flags&^ignored|unix.O_CLOEXEC), 0)
-		if err != nil {
-			return nil, err
-		}
-		return fs.NewHostFile(fd, "/dev/tty"), nil
+		return fs.OpenHostDevice(f.hostTTY, flags&^ignored, "/dev/tty")
 	}
 	return n
 }

@@ -19,6 +19,8 @@
  *	escape hostproc DIR         the host's procfs, by ways that do not
  *	                            name /proc: a symlink DIR/up to "/",
  *	                            openat2 beneath "/", a procfs at /hostproc
+ *	escape ttyattr              changes the owner, mode and times of the
+ *	                            host's /dev/tty through its descriptor
  *	escape devices              device nodes under --root: making one,
  *	                            and opening /hostnull, which the test
  *	                            made with /dev/null's numbers
@@ -743,6 +745,33 @@ static void try_hostproc(const char *dir)
 	EXPECT_RET(unlink(up), 0);
 }
 
+/* ---- the host's /dev/tty ---- */
+
+/*
+ * The sandbox's /dev/tty is the host's terminal, opened by the sentry:
+ * reads, writes and terminal ioctls, yes, but the inode is the host's
+ * /dev/tty, which no file system given to the program holds, so its
+ * owner, mode and times stay as they are.
+ */
+static void try_ttyattr(void)
+{
+	char link[64];
+	struct timespec ts[2] = {{0, 0}, {0, 0}};
+	int fd = open("/dev/tty", O_RDWR);
+	CHECK(fd >= 0);
+	EXPECT_ERR(fchmod(fd, 0600), EPERM);
+	EXPECT_ERR(fchown(fd, 1234, -1), EPERM);
+	EXPECT_ERR(futimens(fd, ts), EPERM);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	int again = open(link, O_RDWR);
+	CHECK(again >= 0);
+	EXPECT_ERR(fchmod(again, 0600), EPERM);
+	EXPECT_ERR(chmod("/dev/tty", 0600), EPERM);
+	CHECK(write(fd, "", 0) == 0);
+	close(again);
+	close(fd);
+}
+
 /* ---- device nodes against --root ---- */
 
 /*
@@ -832,12 +861,14 @@ int main(int argc, char **argv)
 		try_fdtricks(argc, argv);
 	else if (strcmp(mode, "hostproc") == 0 && argc == 3)
 		try_hostproc(argv[2]);
+	else if (strcmp(mode, "ttyattr") == 0 && argc == 2)
+		try_ttyattr();
 	else if (strcmp(mode, "devices") == 0 && argc == 2)
 		try_devices();
 	else {
 		fprintf(stderr, "usage: escape int80|sysenter|stubpage DIR, escape vsyscall|stubmap|victim,\n"
 				"       escape ptrace|procfs PID ADDR|sentry PID|range N..., escape fdtricks CANARY...,\n"
-				"       escape hostproc DIR, escape devices\n");
+				"       escape hostproc DIR, escape ttyattr, escape devices\n");
 		return 2;
 	}
 	return finish();
