@@ -19,7 +19,7 @@ func TestNoDev(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "file"), []byte("data"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, link := range []struct{ target, name string }{{"file", "link"}, {"/dev/null", "hostlink"}} {
+	for _, link := range []struct{ target, name string }{{"file", "link"}, {"/dev/null", "hostlink"}, {"made", "dangling"}} {
 		if err := os.Symlink(link.target, filepath.Join(dir, link.name)); err != nil {
 			t.Fatal(err)
 		}
@@ -75,10 +75,16 @@ func TestNoDev(t *testing.T) {
 		{"mknod device over a file", files.Mknod("/file", unix.S_IFCHR|0o666, unix.Mkdev(1, 1)), unix.EEXIST},
 		{"mknod device, missing parent", files.Mknod("/nope/mem", unix.S_IFCHR|0o666, unix.Mkdev(1, 1)), unix.ENOENT},
 		{"mknod fifo", files.Mknod("/fifo", unix.S_IFIFO|0o644, 0), nil},
+		{"O_CREAT|O_EXCL through a dangling symlink", open(files, "/dangling", unix.O_RDWR|unix.O_CREAT|unix.O_EXCL), unix.EEXIST},
+		{"O_CREAT through a dangling symlink", open(files, "/dangling", unix.O_RDWR|unix.O_CREAT), nil},
 	} {
 		if !errors.Is(c.err, c.want) || (c.err == nil) != (c.want == nil) {
 			t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
 		}
+	}
+	// O_CREAT made the dangling symlink's target, as Linux does.
+	if st, err := os.Lstat(filepath.Join(dir, "made")); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("the dangling symlink's target: %v, %v; want a regular file", st, err)
 	}
 	for _, name := range []string{"mem", "disk"} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
