@@ -1,6 +1,10 @@
 package fs
 
-import "golang.org/x/sys/unix"
+import (
+	"context"
+
+	"golang.org/x/sys/unix"
+)
 
 // The application's tree behaves as a file system mounted nodev: a
 // character or block device named in it can be looked up, stat'ed and
@@ -52,9 +56,9 @@ func mayMknod(mode uint32, dev uint64) error {
 
 // openNoDev opens p relative to dirfd, as openat2(2) with the
 // application's flags and mode and the confining resolve flags would, but
-// without opening a device for I/O (EACCES). It returns the descriptor
-// and its stat.
-func (r *Root) openNoDev(dirfd int, p string, flags, mode uint32, resolve uint64) (int, unix.Stat_t, error) {
+// without opening a device for I/O (EACCES), and waiting for a FIFO's
+// other end in Go (fifo.go). It returns the descriptor and its stat.
+func (r *Root) openNoDev(ctx context.Context, dirfd int, p string, flags, mode uint32, resolve uint64) (int, unix.Stat_t, error) {
 	excl := unix.O_CREAT | unix.O_EXCL
 	if flags&unix.O_PATH != 0 || flags&oTmpfileOnly != 0 || flags&uint32(excl) == uint32(excl) {
 		// None of these can reach a device's driver: O_PATH opens
@@ -100,7 +104,7 @@ func (r *Root) openNoDev(dirfd int, p string, flags, mode uint32, resolve uint64
 	}
 	// The /proc link is itself a symlink, which O_NOFOLLOW would refuse;
 	// O_CREAT and O_EXCL mean nothing for a file that exists.
-	fd, err := openHostPath(procFDPath(pathFD), flags&^uint32(excl|unix.O_NOFOLLOW))
+	fd, err := reopenHost(ctx, procFDPath(pathFD), st.Mode, flags&^uint32(excl|unix.O_NOFOLLOW))
 	return fd, st, err
 }
 
@@ -135,6 +139,15 @@ func (r *Root) openChecked(dirfd int, p string, flags, mode uint32, resolve uint
 	return fd, st, nil
 }
 
+// reopenHost opens hostPath, a /proc/self/fd link of the sentry's to a
+// file of mode, with open(2) flags; a FIFO's open waits in Go.
+func reopenHost(ctx context.Context, hostPath string, mode, flags uint32) (int, error) {
+	if mode&unix.S_IFMT == unix.S_IFIFO {
+		return openFIFO(ctx, hostPath, flags)
+	}
+	return openHostPath(hostPath, flags)
+}
+
 // openHostPath opens the host's path with open(2) flags, for a descriptor
 // of the sentry's (close-on-exec), retried when interrupted.
 func openHostPath(hostPath string, flags uint32) (int, error) {
@@ -151,23 +164,23 @@ func openHostPath(hostPath string, flags uint32) (int, error) {
 // wherever it lies now. The tree's rules hold as for an open by path: a
 // device, which only O_PATH can have opened, stays closed to I/O
 // (EACCES), and a read-only tree refuses to be written (EROFS).
-func (f *HostFile) Reopen(flags uint32) (File, error) {
+func (f *HostFile) Reopen(ctx context.Context, flags uint32) (File, error) {
+	m, err := fdMode(f.fd)
+	if err != nil {
+		return nil, err
+	}
 	if f.root != nil && flags&unix.O_PATH == 0 {
 		if f.device {
 			return nil, unix.EACCES
 		}
 		if f.root.readOnly {
-			m, err := fdMode(f.fd)
-			if err != nil {
-				return nil, err
-			}
 			if err := readOnlyOpenError(m, flags); err != nil {
 				return nil, err
 			}
 		}
 	}
 	const ignored = unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW
-	fd, err := openHostPath(procFDPath(f.fd), flags&^ignored)
+	fd, err := reopenHost(ctx, procFDPath(f.fd), m, flags&^ignored)
 	if err != nil {
 		return nil, err
 	}

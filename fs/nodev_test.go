@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,19 +28,19 @@ func TestNoDev(t *testing.T) {
 	files := openRoot(t, dir, false)
 	open := func(r *Root, p string, flags uint32) error {
 		flags, mode := OpenFlags(flags, 0o644)
-		f, err := r.Open(p, flags, mode, 0)
+		f, err := r.Open(context.Background(), p, flags, mode, 0)
 		if err == nil {
 			f.DecRef()
 		}
 		return err
 	}
 	reopen := func(p string, flags uint32) error {
-		f, err := devs.Open(p, unix.O_PATH, 0, 0)
+		f, err := devs.Open(context.Background(), p, unix.O_PATH, 0, 0)
 		if err != nil {
 			return err
 		}
 		defer f.DecRef()
-		g, err := f.Reopen(flags)
+		g, err := f.Reopen(context.Background(), flags)
 		if err == nil {
 			g.Close()
 		}
@@ -91,7 +92,7 @@ func TestNoDev(t *testing.T) {
 			t.Errorf("%s was made on the host: %v", name, err)
 		}
 	}
-	f, err := files.Open("/file", unix.O_RDONLY, 0, 0)
+	f, err := files.Open(context.Background(), "/file", unix.O_RDONLY, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"fmt"
 	"path"
 	"strconv"
@@ -353,23 +354,26 @@ func writesTo(flags uint32) bool {
 // (with the umask applied). resolve adds the application's RESOLVE_*
 // flags that compose with the root's (RESOLVE_NO_XDEV,
 // RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_CACHED).
-func (r *Root) Open(p string, flags, mode uint32, resolve uint64) (*HostFile, error) {
-	return r.openAt(r.fd, p, p, flags, mode, resolve|inRoot)
+//
+// Opening a FIFO may wait for its other end (fifo.go); ctx ends the wait
+// with EINTR.
+func (r *Root) Open(ctx context.Context, p string, flags, mode uint32, resolve uint64) (*HostFile, error) {
+	return r.openAt(ctx, r.fd, p, p, flags, mode, resolve|inRoot)
 }
 
 // OpenBeneath opens p relative to dir, a directory opened through r, for
 // an openat2(2) whose resolve holds RESOLVE_BENEATH or RESOLVE_IN_ROOT:
 // either keeps the walk inside dir, and so inside the root.
-func (r *Root) OpenBeneath(dir *HostFile, p string, flags, mode uint32, resolve uint64) (*HostFile, error) {
+func (r *Root) OpenBeneath(ctx context.Context, dir *HostFile, p string, flags, mode uint32, resolve uint64) (*HostFile, error) {
 	if dir.root != r || resolve&(unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT) == 0 {
 		return nil, unix.EXDEV
 	}
-	return r.openAt(dir.fd, p, dir.name+"/"+p, flags, mode, resolve|unix.RESOLVE_NO_MAGICLINKS)
+	return r.openAt(ctx, dir.fd, p, dir.name+"/"+p, flags, mode, resolve|unix.RESOLVE_NO_MAGICLINKS)
 }
 
 // openAt opens p relative to dirfd with the confining resolve flags;
 // fallback is the file's sandbox path if the host cannot tell it.
-func (r *Root) openAt(dirfd int, p, fallback string, flags, mode uint32, resolve uint64) (*HostFile, error) {
+func (r *Root) openAt(ctx context.Context, dirfd int, p, fallback string, flags, mode uint32, resolve uint64) (*HostFile, error) {
 	if p == "" {
 		return nil, unix.ENOENT
 	}
@@ -385,7 +389,7 @@ func (r *Root) openAt(dirfd int, p, fallback string, flags, mode uint32, resolve
 			mode = 0
 		}
 	}
-	fd, st, err := r.openNoDev(dirfd, p, flags, mode, resolve)
+	fd, st, err := r.openNoDev(ctx, dirfd, p, flags, mode, resolve)
 	if err != nil {
 		return nil, err
 	}

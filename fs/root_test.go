@@ -155,13 +155,13 @@ func TestRootEscapes(t *testing.T) {
 	}
 	isCanary := func(st unix.Stat_t) bool { return slices.Contains(canaryInodes, st.Ino) }
 	for _, p := range e.escapes() {
-		if f, err := r.Open(p, unix.O_RDONLY, 0, 0); err == nil {
+		if f, err := r.Open(context.Background(), p, unix.O_RDONLY, 0, 0); err == nil {
 			if got := readAll(t, f); strings.Contains(got, "SECRET") {
 				t.Errorf("Open(%q) read a canary: %q", p, got)
 			}
 			f.DecRef()
 		}
-		if f, err := r.Open(p, unix.O_RDWR|unix.O_CREAT, 0o644, 0); err == nil {
+		if f, err := r.Open(context.Background(), p, unix.O_RDWR|unix.O_CREAT, 0o644, 0); err == nil {
 			// Created inside the root, or opened something there.
 			if !strings.HasPrefix(f.Name(), "/") {
 				t.Errorf("Open(%q, O_CREAT) gave sandbox path %q", p, f.Name())
@@ -207,7 +207,7 @@ func TestRootResolvesInside(t *testing.T) {
 		{"/dir/toinside", "/inside", "inside"},
 		{"/dotdots/dir/file", "/dir/file", "file"},
 	} {
-		f, err := r.Open(c.path, unix.O_RDONLY, 0, 0)
+		f, err := r.Open(context.Background(), c.path, unix.O_RDONLY, 0, 0)
 		if err != nil {
 			t.Errorf("Open(%q): %v", c.path, err)
 			continue
@@ -218,7 +218,7 @@ func TestRootResolvesInside(t *testing.T) {
 		f.DecRef()
 	}
 	for _, p := range []string{"/loop1", "/self", "/loop2/x"} {
-		if _, err := r.Open(p, unix.O_RDONLY, 0, 0); err != unix.ELOOP {
+		if _, err := r.Open(context.Background(), p, unix.O_RDONLY, 0, 0); err != unix.ELOOP {
 			t.Errorf("Open(%q) = %v, want ELOOP", p, err)
 		}
 	}
@@ -234,7 +234,7 @@ func TestRootResolvesInside(t *testing.T) {
 func TestRootMagicLinks(t *testing.T) {
 	r := openRoot(t, "/", false)
 	for _, p := range []string{"/proc/self/root/etc/passwd", "/proc/self/cwd", "/proc/self/cwd/x", "/proc/self/exe", "/proc/thread-self/root"} {
-		if _, err := r.Open(p, unix.O_RDONLY, 0, 0); err != unix.ELOOP {
+		if _, err := r.Open(context.Background(), p, unix.O_RDONLY, 0, 0); err != unix.ELOOP {
 			t.Errorf("Open(%q) = %v, want ELOOP", p, err)
 		}
 		if _, err := r.Stat(p, true); err != unix.ELOOP {
@@ -248,7 +248,7 @@ func TestRootMagicLinks(t *testing.T) {
 			t.Errorf("Lstat(%q) = %v, want EACCES", p, err)
 		}
 	}
-	if _, err := r.Open("/proc/self/mem", unix.O_RDWR, 0, 0); err != unix.EACCES {
+	if _, err := r.Open(context.Background(), "/proc/self/mem", unix.O_RDWR, 0, 0); err != unix.EACCES {
 		t.Errorf("Open(/proc/self/mem) = %v, want EACCES", err)
 	}
 	// The root itself is not on the procfs.
@@ -264,7 +264,7 @@ func TestRootMagicLinks(t *testing.T) {
 func TestRootRenamedDirectory(t *testing.T) {
 	e := newEscapeTree(t)
 	r := openRoot(t, e.root, false)
-	d, err := r.Open("/dir", unix.O_RDONLY|unix.O_DIRECTORY, 0, 0)
+	d, err := r.Open(context.Background(), "/dir", unix.O_RDONLY|unix.O_DIRECTORY, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestRootRenamedDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, rel := range []string{"canary", "../canary", "up/canary", "file"} {
-		if f, err := r.Open(d.Name()+"/"+rel, unix.O_RDONLY, 0, 0); err == nil {
+		if f, err := r.Open(context.Background(), d.Name()+"/"+rel, unix.O_RDONLY, 0, 0); err == nil {
 			if got := readAll(t, f); strings.Contains(got, "SECRET") {
 				t.Errorf("%s/%s read a canary", d.Name(), rel)
 			}
@@ -341,7 +341,7 @@ func TestRootReadOnly(t *testing.T) {
 	r := openRoot(t, e.root, true)
 	inside := filepath.Join(e.root, "inside")
 	before := canaryOf(t, inside)
-	f, err := r.Open("/inside", unix.O_RDONLY, 0, 0)
+	f, err := r.Open(context.Background(), "/inside", unix.O_RDONLY, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestRootReadOnly(t *testing.T) {
 		t.Errorf("read %q", got)
 	}
 	open := func(p string, flags uint32) error {
-		f, err := r.Open(p, flags, 0o644, 0)
+		f, err := r.Open(context.Background(), p, flags, 0o644, 0)
 		if err == nil {
 			f.DecRef()
 		}
@@ -427,7 +427,7 @@ func TestReadDir(t *testing.T) {
 	}
 	want = append(want, ".", "..")
 	r := openRoot(t, dir, false)
-	d, err := r.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0, 0)
+	d, err := r.Open(context.Background(), "/", unix.O_RDONLY|unix.O_DIRECTORY, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func TestReadDir(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("listed %d entries, want %d:\n%q", len(got), len(want), got)
 	}
-	f, err := r.Open("/"+want[len(want)-1], unix.O_RDONLY, 0, 0)
+	f, err := r.Open(context.Background(), "/"+want[len(want)-1], unix.O_RDONLY, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +474,7 @@ func TestSandboxPath(t *testing.T) {
 		"/up/dir/up/dir/sub": "/dir/sub",
 		"/dir/toinside":      "/inside",
 	} {
-		f, err := r.Open(p, unix.O_PATH, 0, 0)
+		f, err := r.Open(context.Background(), p, unix.O_PATH, 0, 0)
 		if err != nil {
 			t.Errorf("Open(%q): %v", p, err)
 			continue

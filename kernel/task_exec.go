@@ -132,7 +132,7 @@ func (t *Task) openExecutable(path string) (*fs.HostFile, error) {
 	}, func(p string) (*fs.HostFile, error) {
 		// O_NONBLOCK, so that a FIFO does not wait for a writer before
 		// being refused.
-		return t.k.Root.Open(p, unix.O_RDONLY|unix.O_NONBLOCK, 0, 0)
+		return t.k.Root.Open(t, p, unix.O_RDONLY|unix.O_NONBLOCK, 0, 0)
 	})
 	if err != nil {
 		return nil, err

@@ -118,6 +118,7 @@ func TestFutex(t *testing.T) {
 func TestPipes(t *testing.T) {
 	t.Parallel()
 	compareCases(t, "pipes", []progCase{
+		{name: "fifo"},
 		{name: "eof"},
 		{name: "epipe"},
 		{name: "nonblock"},

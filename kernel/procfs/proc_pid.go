@@ -435,7 +435,7 @@ func (pr *proc) withFile(fd int32, f func(fs.File) error) error {
 // files of /proc and /dev are reopened by path, without it; other files
 // cannot be, and fail with ENXIO.
 type Reopener interface {
-	Reopen(flags uint32) (fs.File, error)
+	Reopen(ctx context.Context, flags uint32) (fs.File, error)
 }
 
 // reopen opens the file at descriptor fd anew with open(2) flags.
@@ -445,7 +445,7 @@ func (pr *proc) reopen(t *kernel.Task, fd int32, flags uint32) (file fs.File, er
 		case *seqFile, *dirFile, *devFile:
 			file, err = pr.fs.open(t, f.Name(), flags)
 		case Reopener:
-			file, err = f.Reopen(flags)
+			file, err = f.Reopen(t, flags)
 		default:
 			err = unix.ENXIO
 		}

@@ -114,7 +114,7 @@ func openPath(t *kernel.Task, p string, flags, mode uint32, resolve uint64) (fs.
 	return kernel.LookupPath(t, p, func(s kernel.SyntheticFS, clean string) (fs.File, bool, error) {
 		return s.Open(t, clean, flags)
 	}, func(p string) (fs.File, error) {
-		f, err := root(t).Open(p, flags, mode, resolve)
+		f, err := root(t).Open(t, p, flags, mode, resolve)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +154,7 @@ func openBeneath(t *kernel.Task, dirfd int32, p string, flags, mode uint32, reso
 	if !ok {
 		return nil, unix.EXDEV
 	}
-	f, err := root(t).OpenBeneath(hf, p, flags, mode, resolve)
+	f, err := root(t).OpenBeneath(t, hf, p, flags, mode, resolve)
 	if err != nil {
 		return nil, err
 	}

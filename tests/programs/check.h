@@ -55,6 +55,7 @@ static inline const char *errname(int e)
 	case ENOENT: return "ENOENT";
 	case ESRCH: return "ESRCH";
 	case EINTR: return "EINTR";
+	case ENXIO: return "ENXIO";
 	case EIO: return "EIO";
 	case E2BIG: return "E2BIG";
 	case ENOEXEC: return "ENOEXEC";

@@ -7,6 +7,9 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 static char *self;
@@ -395,7 +398,114 @@ static void t_atomic(int argc, char **argv)
 	(void)argc, (void)argv;
 }
 
+/*
+ * FIFOs of the file system: an open for reading waits for a writer and
+ * one for writing for a reader, unless O_NONBLOCK (then a writer without
+ * a reader gets ENXIO) or O_RDWR; a signal interrupts the wait (EINTR
+ * without SA_RESTART; restarted with it); and a thread waiting in such an
+ * open does not keep its process from exiting.
+ */
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void *open_forever(void *path)
+{
+	open(path, O_RDONLY);
+	return NULL;
+}
+
+static void t_fifo(int argc, char **argv)
+{
+	char dir[] = "/tmp/minisentry-fifo-XXXXXX", path[64];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	EXPECT_RET(mkfifo(path, 0600), 0);
+
+	/* Without O_NONBLOCK, each end waits for the other. */
+	pid_t pid = xfork();
+	if (pid == 0) {
+		sleep_ms(50);
+		/* The children print nothing, which would race with the
+		 * parent: their status tells. */
+		int w = open(path, O_WRONLY);
+		_exit(w >= 0 && write(w, "hello", 5) == 5 ? 0 : 1);
+	}
+	int r = open(path, O_RDONLY);
+	char buf[16] = {0};
+	CHECK(r >= 0 && read(r, buf, sizeof buf) == 5 && memcmp(buf, "hello", 5) == 0);
+	reap("writer", pid);
+	CHECK(read(r, buf, sizeof buf) == 0);
+	close(r);
+	pid = xfork();
+	if (pid == 0) {
+		sleep_ms(50);
+		int rd = open(path, O_RDONLY);
+		_exit(rd >= 0 && read(rd, buf, sizeof buf) == 3 ? 0 : 1);
+	}
+	int w = open(path, O_WRONLY);
+	CHECK(w >= 0 && write(w, "abc", 3) == 3);
+	close(w);
+	reap("reader", pid);
+
+	/* O_NONBLOCK and O_RDWR do not wait. */
+	EXPECT_ERR(open(path, O_WRONLY | O_NONBLOCK), ENXIO);
+	r = open(path, O_RDONLY | O_NONBLOCK);
+	CHECK(r >= 0);
+	w = open(path, O_WRONLY | O_NONBLOCK);
+	CHECK(w >= 0);
+	close(w);
+	close(r);
+	int rw = open(path, O_RDWR);
+	CHECK(rw >= 0);
+	close(rw);
+
+	/* A signal interrupts the wait: EINTR without SA_RESTART. */
+	struct sigaction sa = {0};
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = {{0, 0}, {0, 50000}};
+	setitimer(ITIMER_REAL, &it, NULL);
+	EXPECT_ERR(open(path, O_RDONLY), EINTR);
+	setitimer(ITIMER_REAL, &it, NULL);
+	EXPECT_ERR(open(path, O_WRONLY), EINTR);
+	printf("alarms: %d\n", (int)alarms);
+	/* With SA_RESTART the open goes on waiting, and succeeds once a
+	 * writer comes. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	pid = xfork();
+	if (pid == 0) {
+		sleep_ms(150);
+		_exit(open(path, O_WRONLY) >= 0 ? 0 : 1);
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
+	r = open(path, O_RDONLY);
+	CHECK(r >= 0);
+	printf("alarms: %d\n", (int)alarms);
+	reap("late writer", pid);
+	close(r);
+
+	/* A thread waiting in an open does not keep its process alive. */
+	pid = xfork();
+	if (pid == 0) {
+		pthread_t t;
+		pthread_create(&t, NULL, open_forever, path);
+		sleep_ms(50);
+		exit(3);
+	}
+	reap("process with a thread waiting in open", pid);
+	EXPECT_RET(unlink(path), 0);
+	EXPECT_RET(rmdir(dir), 0);
+	(void)argc, (void)argv;
+}
+
 static const struct testcase cases[] = {
+	{"fifo", t_fifo},
 	{"eof", t_eof},
 	{"epipe", t_epipe},
 	{"nonblock", t_nonblock},
