@@ -151,11 +151,16 @@ func (t *Task) openExecutable(path string) (*fs.HostFile, error) {
 // killOtherThreads ends every other task of the group and waits for them,
 // for execve. If the caller is not the group leader, it takes the leader's
 // id, as on Linux. It returns false if the group is being killed
-// meanwhile.
+// meanwhile, or if another of its tasks is executing a program already:
+// that one ends this one, as Linux's de_thread lets the first execve win.
 func (t *Task) killOtherThreads() bool {
 	tg := t.tg
 	k := t.k
 	tg.mu.Lock()
+	if tg.execing != nil {
+		tg.mu.Unlock()
+		return false
+	}
 	tg.execing = t
 	tg.mu.Unlock()
 	defer func() {

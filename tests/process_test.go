@@ -98,6 +98,7 @@ func TestThreads(t *testing.T) {
 		{name: "atomics"},
 		{name: "fork"},
 		{name: "altstack"},
+		{name: "exec-race"},
 	})
 }
 

@@ -487,8 +487,58 @@ static void t_altstack(int argc, char **argv)
 	(void)argc, (void)argv;
 }
 
+/*
+ * Two threads call execve at the same moment: the first to get there
+ * ends the other, and the new program runs. (Each exec's own image is
+ * this program, told to print and exit.)
+ */
+static const char *self;
+static atomic_int exec_go;
+
+static void *exec_racer(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&exec_go))
+		;
+	char *av[] = {(char *)self, "exec-racer-image", NULL};
+	execv(self, av);
+	printf("FAIL: execv: %s\n", errname(errno));
+	_exit(1);
+}
+
+static void t_exec_race(int argc, char **argv)
+{
+	(void)argc;
+	self = argv[0];
+	for (int i = 0; i < 20; i++) {
+		pid_t pid = xfork();
+		if (pid == 0) {
+			pthread_t a, b;
+			pthread_create(&a, NULL, exec_racer, NULL);
+			pthread_create(&b, NULL, exec_racer, NULL);
+			sleep_ms(5);
+			atomic_store(&exec_go, 1);
+			for (;;)
+				pause();
+		}
+		int status;
+		waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 9)
+			printf("FAIL: round %d: %s\n", i, describe(status));
+	}
+	printf("20 rounds of two execs at once: done\n");
+}
+
+static void t_exec_racer_image(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	_exit(9);
+}
+
 static const struct testcase cases[] = {
 	{"join", t_join},
+	{"exec-race", t_exec_race},
+	{"exec-racer-image", t_exec_racer_image},
 	{"many", t_many},
 	{"mutex", t_mutex},
 	{"detach", t_detach},
