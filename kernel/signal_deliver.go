@@ -252,7 +252,9 @@ func (tg *ThreadGroup) sendChildSignalLocked(child *ThreadGroup, code int32, sta
 			return
 		}
 	}
-	if sig == 0 {
+	if !ValidSignal(sig) {
+		// No signal (0), or an exit signal that is none (clone(2)
+		// accepts up to 255): the parent is not told, only woken.
 		return
 	}
 	info := SignalInfo{Signo: int32(sig), Code: code}

@@ -43,8 +43,16 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 		f&unix.CLONE_SIGHAND != 0 && f&unix.CLONE_VM == 0:
 		return 0, unix.EINVAL
 	}
-	if opts.ExitSignal < 0 || opts.ExitSignal > numSignals {
+	if opts.ExitSignal < 0 || opts.ExitSignal > 0xff {
+		// clone(2) takes any value of its low byte (CSIGNAL); one that
+		// is no signal is never sent.
 		return 0, unix.EINVAL
+	}
+	if f&unix.CLONE_SETTLS != 0 && opts.TLS >= t.mm.Layout().MaxAddr {
+		// As arch_prctl(ARCH_SET_FS): the host would refuse the
+		// register, and the sentry must not find out only when it
+		// switches to the child.
+		return 0, unix.EPERM
 	}
 	// Refuse early what the check below would refuse anyway, before the
 	// work of copying an address space: a fork bomb spins here.

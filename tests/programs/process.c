@@ -535,8 +535,20 @@ static void t_clone(int argc, char **argv)
 	EXPECT_RET(waitpid(pid, &status, __WALL) == pid, 1);
 	printf("clone(SIGUSR1) child: %s\n", describe(status));
 
+	/* An exit signal that is no signal at all: the child is reaped
+	 * as any other, its parent just gets no signal. */
+	fflush(stdout);
+	pid = syscall(SYS_clone, 100, 0, NULL, NULL, 0);
+	if (pid == 0)
+		_exit(7);
+	EXPECT_RET(waitpid(pid, &status, __WALL) == pid, 1);
+	printf("clone(100) child: %s\n", describe(status));
+
 	EXPECT_ERR(syscall(SYS_clone, CLONE_THREAD, 0, NULL, NULL, 0), EINVAL);
 	EXPECT_ERR(syscall(SYS_clone, CLONE_SIGHAND, 0, NULL, NULL, 0), EINVAL);
+	/* A TLS base that arch_prctl would refuse, the highest first. */
+	EXPECT_ERR(syscall(SYS_clone, CLONE_SETTLS | SIGCHLD, 0, NULL, NULL, 0x8000000000000000UL), EPERM);
+	EXPECT_ERR(syscall(SYS_clone, CLONE_SETTLS | SIGCHLD, 0, NULL, NULL, 0x7ffffffff000UL), EPERM);
 	(void)argc, (void)argv;
 }
 
