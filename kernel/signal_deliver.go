@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"golang.org/x/sys/unix"
+	"math"
 
 	"github.com/minisentry/minisentry/platform"
 	"github.com/minisentry/minisentry/usermem"
@@ -137,7 +138,8 @@ func (t *Task) forceSignal(info *SignalInfo) {
 	if blocked || tg.actions[sig-1].Handler == SigIgn {
 		tg.actions[sig-1].Handler = SigDfl
 	}
-	t.pending.enqueue(info)
+	// A fault's signal is never refused: no limit.
+	t.pending.enqueue(info, math.MaxUint64)
 	tg.mu.Unlock()
 	if blocked {
 		t.SetSignalMask(t.SignalMask() &^ sigBit(sig))

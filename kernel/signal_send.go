@@ -11,22 +11,44 @@ type SignalInfo = platform.SignalInfo
 
 // pendingSignals is a set of signals waiting for delivery: a task's own, or
 // its process's. A standard signal (1 to 31) is pending at most once;
-// real-time signals (32 to 64) queue.
+// real-time signals (32 to 64) queue, up to RLIMIT_SIGPENDING instances.
 type pendingSignals struct {
 	// queues holds the pending instances of signal N at index N-1.
 	queues [numSignals][]SignalInfo
 	// set has bit N-1 set while signal N is pending.
 	set uint64
+	// queued counts the instances in queues.
+	queued uint64
 }
 
-// enqueue adds info, unless it is a standard signal already pending.
-func (p *pendingSignals) enqueue(info *SignalInfo) {
+// enqueue adds info, unless it is a standard signal already pending. Past
+// limit queued instances of real-time signals, as Linux's __send_signal
+// past RLIMIT_SIGPENDING, one that carries a siginfo of its sender's
+// making (sigqueue, tgkill) is refused with EAGAIN, and one from kill(2)
+// is made pending without its siginfo if it is not pending already, and
+// is otherwise lost. Standard signals, pending at most once each, and the
+// signals of POSIX timers, which Linux allocates with the timer, are never
+// refused. (Linux counts per user, this per receiver: the sentry's memory
+// is bounded either way.)
+func (p *pendingSignals) enqueue(info *SignalInfo, limit uint64) error {
 	sig := int(info.Signo)
-	if sig < sigRTMin && p.set&sigBit(sig) != 0 {
-		return
+	pending := p.set&sigBit(sig) != 0
+	switch {
+	case sig < sigRTMin && pending:
+		return nil
+	case sig >= sigRTMin && info.Code != SITimer && p.queued >= limit:
+		if info.Code != platform.SI_USER {
+			return unix.EAGAIN
+		}
+		if pending {
+			return nil
+		}
+		info = &SignalInfo{Signo: info.Signo, Code: platform.SI_USER}
 	}
 	p.queues[sig-1] = append(p.queues[sig-1], *info)
 	p.set |= sigBit(sig)
+	p.queued++
+	return nil
 }
 
 // dequeue removes and returns the lowest-numbered pending signal not in
@@ -40,6 +62,7 @@ func (p *pendingSignals) dequeue(mask uint64) (SignalInfo, bool) {
 	q := p.queues[sig-1]
 	info := q[0]
 	p.queues[sig-1] = q[1:]
+	p.queued--
 	if len(q) == 1 {
 		p.queues[sig-1] = nil
 		p.set &^= sigBit(sig)
@@ -51,6 +74,7 @@ func (p *pendingSignals) dequeue(mask uint64) (SignalInfo, bool) {
 func (p *pendingSignals) discard(set uint64) {
 	for sig := 1; sig <= numSignals; sig++ {
 		if set&sigBit(sig) != 0 {
+			p.queued -= uint64(len(p.queues[sig-1]))
 			p.queues[sig-1] = nil
 		}
 	}
@@ -107,39 +131,41 @@ func (tg *ThreadGroup) ignoredLocked(sig int, blocked bool) bool {
 	return false
 }
 
-// SendSignal sends a signal to the task alone, as tgkill(2) does.
-func (t *Task) SendSignal(info *SignalInfo) {
-	t.tg.send(t, info)
+// SendSignal sends a signal to the task alone, as tgkill(2) does. EAGAIN
+// if too many signals are queued already (pendingSignals.enqueue).
+func (t *Task) SendSignal(info *SignalInfo) error {
+	return t.tg.send(t, info)
 }
 
 // SendSignal sends a signal to the process: any of its tasks that does not
-// block it may take it, as kill(2) does.
-func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
-	tg.send(nil, info)
+// block it may take it, as kill(2) does. EAGAIN if too many signals are
+// queued already (pendingSignals.enqueue).
+func (tg *ThreadGroup) SendSignal(info *SignalInfo) error {
+	return tg.send(nil, info)
 }
 
 // send queues info for target, or for the whole group if target is nil,
 // and wakes a task that can take it.
-func (tg *ThreadGroup) send(target *Task, info *SignalInfo) {
+func (tg *ThreadGroup) send(target *Task, info *SignalInfo) error {
 	tg.k.mu.Lock()
 	defer tg.k.mu.Unlock()
-	tg.sendLocked(target, info)
+	return tg.sendLocked(target, info)
 }
 
 // sendLocked is send for a caller that holds the kernel's lock.
 //
 // Preconditions: Kernel.mu is locked.
-func (tg *ThreadGroup) sendLocked(target *Task, info *SignalInfo) {
+func (tg *ThreadGroup) sendLocked(target *Task, info *SignalInfo) error {
 	sig := int(info.Signo)
 	if sig == int(unix.SIGKILL) {
 		// Nothing blocks, catches or delays SIGKILL.
 		tg.requestExitLocked(ExitStatus{Signo: sig})
-		return
+		return nil
 	}
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	if tg.exiting {
-		return
+		return nil
 	}
 	bit := sigBit(sig)
 	switch {
@@ -162,28 +188,34 @@ func (tg *ThreadGroup) sendLocked(target *Task, info *SignalInfo) {
 		receiver = tg.leader
 	}
 	if tg.ignoredLocked(sig, (receiver.signalMaskAtomic()|receiver.waitSignalMask.Load())&bit != 0) {
-		return
+		return nil
 	}
+	limit := tg.limits[unix.RLIMIT_SIGPENDING].Cur
 	if target != nil {
-		target.pending.enqueue(info)
+		if err := target.pending.enqueue(info, limit); err != nil {
+			return err
+		}
 		if target.signalMaskAtomic()&bit == 0 {
 			target.interruptLocked()
 		}
-		return
+		return nil
 	}
-	tg.pending.enqueue(info)
+	if err := tg.pending.enqueue(info, limit); err != nil {
+		return err
+	}
 	// Wake one task that does not block the signal: the leader if it can
 	// take it, as Linux prefers, else any other.
 	if _, live := tg.tasks[tg.leader]; live && tg.leader.signalMaskAtomic()&bit == 0 {
 		tg.leader.interruptLocked()
-		return
+		return nil
 	}
 	for t := range tg.tasks {
 		if t.signalMaskAtomic()&bit == 0 {
 			t.interruptLocked()
-			return
+			return nil
 		}
 	}
+	return nil
 }
 
 // interruptLocked interrupts t; the name records that it is called with
@@ -254,8 +286,7 @@ func (t *Task) Tgkill(tgid, tid int32, sig int) error {
 	info := SignalInfo{Signo: int32(sig), Code: platform.SI_TKILL}
 	info.SetPID(int32(senderPID))
 	info.SetUID(int32(uid))
-	target.SendSignal(&info)
-	return nil
+	return target.SendSignal(&info)
 }
 
 // PendingSignals returns the signals pending for the task or its process.

@@ -84,7 +84,7 @@ func (t *Task) takeSignal(set uint64) (SignalInfo, bool) {
 // by the kernel or by kill(2) to another process: EPERM.
 func (t *Task) QueueSignal(tgid, tid int32, info *SignalInfo) error {
 	sig := int(info.Signo)
-	if !ValidSignal(sig) {
+	if sig != 0 && !ValidSignal(sig) {
 		return unix.EINVAL
 	}
 	k := t.k
@@ -110,12 +110,14 @@ func (t *Task) QueueSignal(tgid, tid int32, info *SignalInfo) error {
 	if (info.Code >= 0 || info.Code == SITkill) && !self {
 		return unix.EPERM
 	}
-	if target != nil {
-		target.SendSignal(info)
-	} else {
-		tg.SendSignal(info)
+	if sig == 0 {
+		// The probe of sigqueue(pid, 0, value): the checks, no signal.
+		return nil
 	}
-	return nil
+	if target != nil {
+		return target.SendSignal(info)
+	}
+	return tg.SendSignal(info)
 }
 
 // SITkill is SI_TKILL, the si_code of tkill(2) and tgkill(2).

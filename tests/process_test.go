@@ -135,6 +135,7 @@ func TestSignals(t *testing.T) {
 	compareCases(t, "signals", []progCase{
 		{name: "siginfo"},
 		{name: "latechld"},
+		{name: "sigpending-limit"},
 		{name: "restart"},
 		{name: "resethand"},
 		{name: "nodefer"},
