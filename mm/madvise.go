@@ -79,21 +79,18 @@ func (mm *MemoryManager) MAdvise(ctx context.Context, addr usermem.Addr, length 
 		})
 	case unix.MADV_DONTFORK, unix.MADV_DOFORK:
 		return mm.walkVMAsLocked(ar, func(v *vma, r usermem.AddrRange) error {
-			mm.setVMAsLocked(r, func(v *vma) { v.dontFork = advice == unix.MADV_DONTFORK })
-			return nil
+			return mm.setVMAsLocked(r, func(v *vma) { v.dontFork = advice == unix.MADV_DONTFORK })
 		})
 	case unix.MADV_WIPEONFORK:
 		return mm.walkVMAsLocked(ar, func(v *vma, r usermem.AddrRange) error {
 			if !v.isPrivateAnon() {
 				return unix.EINVAL
 			}
-			mm.setVMAsLocked(r, func(v *vma) { v.wipeOnFork = true })
-			return nil
+			return mm.setVMAsLocked(r, func(v *vma) { v.wipeOnFork = true })
 		})
 	case unix.MADV_KEEPONFORK:
 		return mm.walkVMAsLocked(ar, func(v *vma, r usermem.AddrRange) error {
-			mm.setVMAsLocked(r, func(v *vma) { v.wipeOnFork = false })
-			return nil
+			return mm.setVMAsLocked(r, func(v *vma) { v.wipeOnFork = false })
 		})
 	case unix.MADV_POPULATE_READ, unix.MADV_POPULATE_WRITE:
 		at := usermem.Read
@@ -167,15 +164,20 @@ func (mm *MemoryManager) decommitLocked(v *vma, r usermem.AddrRange) error {
 }
 
 // setVMAsLocked applies set to the vmas in r, splitting them at r's ends,
-// and merges what can merge afterwards.
+// and merges what can merge afterwards. ENOMEM if the splits would make
+// too many vmas (map_count.go).
 //
 // Preconditions: mm.mappingMu is locked for writing; r is page-aligned.
-func (mm *MemoryManager) setVMAsLocked(r usermem.AddrRange, set func(*vma)) {
+func (mm *MemoryManager) setVMAsLocked(r usermem.AddrRange, set func(*vma)) error {
+	if err := mm.checkMapCountLocked(mm.splitsLocked(r)); err != nil {
+		return err
+	}
 	i, j := mm.vmas.isolate(r)
 	for k := i; k < j; k++ {
 		set(&mm.vmas.segs[k].val)
 	}
 	mm.vmas.mergeAround(i, j)
+	return nil
 }
 
 // populateLocked faults in r, part of the vma v, for an access of type at,

@@ -87,6 +87,10 @@ func (mm *MemoryManager) MRemap(ctx context.Context, oldAddr usermem.Addr, oldSi
 	if opts.Move == MRemapNoMove {
 		return 0, unix.ENOMEM
 	}
+	// The moved vma is a new one, and may leave two behind.
+	if err := mm.checkMapCountLocked(1 + mm.splitsLocked(oldAR)); err != nil {
+		return 0, err
+	}
 	newAddr, err := mm.findAvailableLocked(newSize, findOpts{})
 	if err != nil {
 		return 0, err
@@ -134,6 +138,11 @@ func (mm *MemoryManager) mremapToLocked(oldAddr usermem.Addr, oldSize uint64, ne
 	if newAR.End > mm.layout.MaxAddr {
 		// The top of Linux's range belongs to the platform here.
 		return 0, unix.ENOMEM
+	}
+	// The moved vma is a new one; the destination and the source may
+	// each leave two vmas where there was one.
+	if err := mm.checkMapCountLocked(1 + mm.splitsLocked(newAR) + mm.splitsLocked(usermem.AddrRange{Start: oldAddr, End: oldEnd})); err != nil {
+		return 0, err
 	}
 	mm.unmapLocked(newAR)
 	if oldSize > newSize {

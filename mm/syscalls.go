@@ -141,6 +141,13 @@ func (mm *MemoryManager) createVMALocked(opts MMapOpts, length uint64) (usermem.
 	if usage > mm.limits.AS {
 		return usermem.AddrRange{}, unix.ENOMEM
 	}
+	more := 1
+	if opts.Unmap {
+		more += mm.splitsLocked(ar)
+	}
+	if err := mm.checkMapCountLocked(more); err != nil {
+		return usermem.AddrRange{}, err
+	}
 	if opts.Unmap {
 		mm.unmapLocked(ar)
 	}
@@ -177,6 +184,12 @@ func (mm *MemoryManager) MUnmap(ctx context.Context, addr usermem.Addr, length u
 	}
 	mm.mappingMu.Lock()
 	defer mm.mappingMu.Unlock()
+	// Unmapping the middle of a vma leaves two.
+	if i, ok := mm.vmas.find(ar.Start); ok && mm.vmas.segs[i].ar.Start < ar.Start && ar.End < mm.vmas.segs[i].ar.End {
+		if err := mm.checkMapCountLocked(1); err != nil {
+			return err
+		}
+	}
 	mm.unmapLocked(ar)
 	return nil
 }
@@ -255,6 +268,9 @@ func (mm *MemoryManager) MProtect(addr usermem.Addr, length uint64, perms userme
 		return unix.ENOMEM
 	}
 
+	if err := mm.checkMapCountLocked(mm.protectSplitsLocked(ar, perms)); err != nil {
+		return err
+	}
 	mm.activeMu.Lock()
 	defer mm.activeMu.Unlock()
 	var (
