@@ -58,11 +58,18 @@ func (t *Task) deliverSignals() {
 		t.settleInterruptedSyscall(true, act.Flags&SARestart != 0)
 		t.traceSignal(&info, act)
 		if err := t.setupSignalFrame(&info, act); err != nil {
-			// The handler cannot run: the stack is unusable. Linux kills
-			// the process with SIGSEGV.
+			// The handler cannot run: the stack is unusable. As Linux's
+			// force_sigsegv: SIGSEGV, whose own handler may still run
+			// (on an alternate stack), unless SIGSEGV is what failed,
+			// which then kills.
 			t.log().WithField("signal", sig).Debugf("cannot build the signal frame: %v", err)
-			t.tg.requestExit(ExitStatus{Signo: int(unix.SIGSEGV), Core: true})
-			return
+			if sig == int(unix.SIGSEGV) {
+				t.tg.mu.Lock()
+				t.tg.actions[sig-1].Handler = SigDfl
+				t.tg.mu.Unlock()
+			}
+			t.forceSignal(&SignalInfo{Signo: int32(unix.SIGSEGV), Code: platform.SI_KERNEL})
+			continue
 		}
 		mask := t.SignalMask() | act.Mask
 		if act.Flags&SANoDefer == 0 {

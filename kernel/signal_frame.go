@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minisentry/minisentry/platform"
 	"github.com/minisentry/minisentry/usermem"
 )
 
@@ -167,61 +168,89 @@ func initFPState(like []byte) []byte {
 }
 
 // SignalReturn restores the context saved by setupSignalFrame, as
-// rt_sigreturn(2). A frame that cannot be read kills the process with
-// SIGSEGV, never the sentry.
+// rt_sigreturn(2), in Linux's order: the signal mask, the registers, the
+// FP state, the alternate stack. A frame that cannot be read, or holds FP
+// state the CPU would refuse, raises SIGSEGV (badSignalFrame), with what
+// was restored before it kept, never a sentry error.
 func (t *Task) SignalReturn() (uintptr, error) {
 	regs := t.Regs()
 	ucAddr := usermem.Addr(regs.Rsp)
 	uc := make([]byte, ucontextSize)
 	if _, err := t.CopyInBytes(ucAddr, uc); err != nil {
-		t.badSignalFrame()
-		return 0, err
+		return t.badSignalFrame()
 	}
 	le := usermem.ByteOrder
 	sc := uc[sigcontextOffset:]
+	t.SetSignalMask(le.Uint64(uc[sigmaskOffset:]))
+	for i, r := range gprs(t) {
+		*r = le.Uint64(sc[i*8:])
+	}
+	regs.Rip = le.Uint64(sc[scRip:])
+	regs.Eflags = regs.Eflags&^restorableEflags | le.Uint64(sc[scEflags:])&restorableEflags
 
-	// The alternate stack, then the registers: Linux ignores every error
-	// of the former but EFAULT.
-	var stack SignalStack
-	stack.Addr = le.Uint64(uc[16:])
-	stack.Flags = int32(le.Uint32(uc[24:]))
-	stack.Size = le.Uint64(uc[32:])
-	t.SetSignalStack(stack)
-
-	fpAddr := le.Uint64(sc[scFPState:])
+	fpAddr := usermem.Addr(le.Uint64(sc[scFPState:]))
 	cur, err := t.pctx.FPState()
 	if err != nil {
 		return 0, err
 	}
 	fp := initFPState(cur)
 	if fpAddr != 0 {
-		if _, err := t.CopyInBytes(usermem.Addr(fpAddr), fp); err != nil {
-			t.badSignalFrame()
-			return 0, err
+		if err := t.copyInFPState(fpAddr, fp); err != nil {
+			return t.badSignalFrame()
 		}
-		// The software bytes are the sentry's own bookkeeping, not FPU
-		// state; a handler may have scribbled on them.
-		clear(fp[fpSwBytesOffset:xstateBVOffset])
+		// MXCSR bits the CPU does not have: Linux refuses the frame
+		// rather than let the restore fault. (The host's ptrace would
+		// take them.)
+		if mask := le.Uint32(cur[28:]); mask != 0 && le.Uint32(fp[24:])&^mask != 0 {
+			return t.badSignalFrame()
+		}
 	}
 	if err := t.pctx.SetFPState(fp); err != nil {
 		// The host rejected the state (reserved bits set): the frame was
 		// corrupt.
-		t.badSignalFrame()
-		return 0, unix.EFAULT
+		return t.badSignalFrame()
 	}
 
-	for i, r := range gprs(t) {
-		*r = le.Uint64(sc[i*8:])
-	}
-	regs.Rip = le.Uint64(sc[scRip:])
-	regs.Eflags = regs.Eflags&^restorableEflags | le.Uint64(sc[scEflags:])&restorableEflags
-	t.SetSignalMask(le.Uint64(uc[sigmaskOffset:]))
+	// The alternate stack last: Linux ignores every error of it but
+	// EFAULT.
+	var stack SignalStack
+	stack.Addr = le.Uint64(uc[16:])
+	stack.Flags = int32(le.Uint32(uc[24:]))
+	stack.Size = le.Uint64(uc[32:])
+	t.SetSignalStack(stack)
 	return uintptr(regs.Rax), nil
 }
 
-// badSignalFrame kills the process with SIGSEGV, as Linux does for an
-// rt_sigreturn whose frame it cannot read.
-func (t *Task) badSignalFrame() {
+// copyInFPState reads the FP state of a signal frame at addr into fp, an
+// initial state of the task's size. Only a state whose software bytes
+// carry FP_XSTATE_MAGIC1 is read whole; without it, as Linux does for a
+// frame written by a program that knows only FXSAVE, just the 512-byte
+// legacy area is, and the other components keep their initial state.
+func (t *Task) copyInFPState(addr usermem.Addr, fp []byte) error {
+	const legacySize = fpSwBytesOffset + 48 // the FXSAVE area
+	if _, err := t.CopyInBytes(addr, fp[:legacySize]); err != nil {
+		return err
+	}
+	le := usermem.ByteOrder
+	whole := len(fp) > legacySize && le.Uint32(fp[fpSwBytesOffset:]) == fpMagic1
+	// The software bytes are the sentry's own bookkeeping, not FPU
+	// state; a handler may have scribbled on them.
+	clear(fp[fpSwBytesOffset:legacySize])
+	if !whole {
+		if len(fp) >= xstateBVOffset+8 {
+			le.PutUint64(fp[xstateBVOffset:], 0x3) // x87 and SSE
+		}
+		return nil
+	}
+	_, err := t.CopyInBytes(addr+legacySize, fp[legacySize:])
+	return err
+}
+
+// badSignalFrame answers an rt_sigreturn whose frame it cannot use as
+// Linux does: a SIGSEGV forced on the task (which a handler on an
+// alternate stack may catch), and 0 for the call's result.
+func (t *Task) badSignalFrame() (uintptr, error) {
 	t.log().Debug("rt_sigreturn: bad frame")
-	t.tg.requestExit(ExitStatus{Signo: int(unix.SIGSEGV), Core: true})
+	t.forceSignal(&SignalInfo{Signo: int32(unix.SIGSEGV), Code: platform.SI_KERNEL})
+	return 0, nil
 }

@@ -136,6 +136,7 @@ func TestSignals(t *testing.T) {
 		{name: "siginfo"},
 		{name: "latechld"},
 		{name: "sigpending-limit"},
+		{name: "badframe"},
 		{name: "restart"},
 		{name: "resethand"},
 		{name: "nodefer"},

@@ -1460,8 +1460,94 @@ static void t_sigpending_limit(int argc, char **argv)
 	(void)argc, (void)argv;
 }
 
+/*
+ * Frames that cannot be used: a signal whose frame cannot be written (the
+ * stack pointer in unmapped memory), and rt_sigreturn of frames whose FP
+ * state the CPU would refuse, each become a SIGSEGV (SI_KERNEL) that a
+ * handler on the alternate stack catches; a frame whose FP state is a
+ * bare 512-byte FXSAVE area, as a program that knows nothing newer
+ * writes, is restored. Each attempt runs in a child, which exits 3 from
+ * its SIGSEGV handler, or 0 if the handler returned and xmm0 came back.
+ */
+enum { FRAME_STACK, FRAME_XSTATE_BV, FRAME_MXCSR, FRAME_FXSAVE };
+static int frame_how;
+static char *fx_only;
+
+static void frame_segv(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	_exit(si->si_code == SI_KERNEL ? 3 : 4);
+}
+
+static void frame_spoil(int sig, siginfo_t *si, void *ucp)
+{
+	(void)sig, (void)si;
+	ucontext_t *uc = ucp;
+	char *fp = (char *)uc->uc_mcontext.fpregs;
+	switch (frame_how) {
+	case FRAME_XSTATE_BV:
+		memset(fp + 512, 0xff, 8);
+		break;
+	case FRAME_MXCSR:
+		memset(fp + 24, 0xff, 4);
+		break;
+	case FRAME_FXSAVE:
+		memcpy(fx_only, fp, 512);
+		memset(fx_only + 464, 0, 48); /* no FP_XSTATE_MAGIC1 */
+		memcpy(fx_only + 160, "\x34\x12\0\0", 4); /* xmm0 */
+		uc->uc_mcontext.fpregs = (void *)fx_only;
+		break;
+	}
+}
+
+static void frame_child(int how)
+{
+	static char alt[65536];
+	stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt};
+	sigaltstack(&ss, NULL);
+	struct sigaction sa = {0};
+	sa.sa_sigaction = frame_segv;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigaction(SIGSEGV, &sa, NULL);
+	sa.sa_sigaction = frame_spoil;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGUSR1, &sa, NULL);
+	frame_how = how;
+	/* The legacy area ends where a page that is not mapped begins. */
+	char *two = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(two + 4096, 4096);
+	fx_only = two + 4096 - 512;
+	if (how == FRAME_STACK) {
+		long r, pid = getpid();
+		__asm__ volatile("mov %%rsp, %%r12\n\tmov $0x1000, %%rsp\n\tsyscall\n\tmov %%r12, %%rsp"
+				 : "=a"(r)
+				 : "0"((long)SYS_kill), "D"(pid), "S"((long)SIGUSR1)
+				 : "rcx", "r11", "r12", "memory");
+		_exit(1);
+	}
+	unsigned x0;
+	__asm__ volatile("pxor %%xmm0, %%xmm0" ::: "xmm0");
+	raise(SIGUSR1);
+	__asm__ volatile("movd %%xmm0, %0" : "=r"(x0));
+	_exit(x0 == 0x1234 ? 0 : 2);
+}
+
+static void t_badframe(int argc, char **argv)
+{
+	static const char *names[] = {"frame on an unmapped stack", "xstate_bv all ones", "MXCSR all ones",
+				      "FXSAVE area only"};
+	for (int how = FRAME_STACK; how <= FRAME_FXSAVE; how++) {
+		pid_t pid = xfork();
+		if (pid == 0)
+			frame_child(how);
+		reap(names[how], pid);
+	}
+	(void)argc, (void)argv;
+}
+
 static const struct testcase cases[] = {
 	{"siginfo", t_siginfo},
+	{"badframe", t_badframe},
 	{"sigpending-limit", t_sigpending_limit},
 	{"latechld", t_latechld},
 	{"restart", t_restart},
