@@ -150,6 +150,10 @@ func (t *Task) setupSignalFrame(info *SignalInfo, act SigAction) error {
 	regs.Rdx = frame + 8
 	regs.Rax = 0
 	regs.Eflags &^= handlerClearEflags
+	// A handler runs in 64-bit mode, whatever segment the program was
+	// in: a code segment of 0 is none, which the platform replaces with
+	// its 64-bit user segment.
+	regs.Cs = 0
 	return nil
 }
 
@@ -187,6 +191,9 @@ func (t *Task) SignalReturn() (uintptr, error) {
 	}
 	regs.Rip = le.Uint64(sc[scRip:])
 	regs.Eflags = regs.Eflags&^restorableEflags | le.Uint64(sc[scEflags:])&restorableEflags
+	// The code segment with user privilege, as Linux restores it; the
+	// platform keeps only the host's user segments.
+	regs.Cs = uint64(le.Uint16(sc[scCS:])) | 3
 
 	fpAddr := usermem.Addr(le.Uint64(sc[scFPState:]))
 	cur, err := t.pctx.FPState()

@@ -75,6 +75,8 @@ var programs = map[string][]string{
 	"enosys":  staticLibcs,
 	"timers":  staticLibcs,
 	"poll":    staticLibcs,
+	// Non-PIE only: its 32-bit code uses absolute addresses.
+	"compat32": staticLibcs,
 }
 
 var (

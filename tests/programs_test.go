@@ -121,6 +121,16 @@ func TestUnknownSyscall(t *testing.T) {
 	})
 }
 
+// TestCompat32: 32-bit code segments, entered and left by far returns and
+// by a signal frame, keep running in 32-bit mode across the faults and
+// signals the sentry serves.
+func TestCompat32(t *testing.T) {
+	t.Parallel()
+	forEach(t, "compat32", func(t *testing.T, bin string) {
+		compare(t, bin, invocation{}, 0)
+	})
+}
+
 // TestTimers: alarm, setitimer and the POSIX timers, with their signals,
 // overruns and errors; the program also execs itself, to check what exec
 // keeps.

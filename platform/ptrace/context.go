@@ -162,9 +162,9 @@ func (c *context) Switch(as platform.AddressSpace) (platform.Event, error) {
 	t.pin()
 
 	// The application chooses every register but the segment selectors,
-	// which stay those the host gave the stub.
+	// of which it keeps only the host's user segments (selectors.go).
 	regs := &c.regs
-	regs.Cs, regs.Ss, regs.Ds, regs.Es, regs.Fs, regs.Gs = t.initRegs.Cs, t.initRegs.Ss, t.initRegs.Ds, t.initRegs.Es, t.initRegs.Fs, t.initRegs.Gs
+	applicationSelectors(regs, &t.initRegs)
 	regs.Orig_rax = ^uint64(0)
 	if err := setRegs(t.tid, regs); err != nil {
 		return platform.Event{}, fmt.Errorf("PTRACE_SETREGS: %w", err)
