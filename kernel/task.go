@@ -46,6 +46,12 @@ type Task struct {
 	// the task goroutine; read atomically by senders.
 	waitSignalMask atomic.Uint64
 
+	// vforkDone, if not nil, is closed when the task, made by a clone
+	// with CLONE_VFORK, executes a new program or exits: its creator
+	// waits for it. Set before the task runs; then owned by the task
+	// goroutine.
+	vforkDone chan struct{}
+
 	// savedSignalMask is the mask rt_sigsuspend replaced, restored when
 	// the handler that ends the wait returns. Owned by the task goroutine.
 	savedSignalMask *uint64

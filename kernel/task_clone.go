@@ -153,10 +153,12 @@ func (t *Task) Clone(opts CloneOptions) (ThreadID, error) {
 		child.tg.exitSignal = opts.ExitSignal
 		child.tg.pgid, child.tg.sid = t.tg.pgid, t.tg.sid
 		parent.children[child.tg] = struct{}{}
-		if f&unix.CLONE_VFORK != 0 {
-			vforkDone = make(chan struct{})
-			child.tg.vforkDone = vforkDone
-		}
+	}
+	if f&unix.CLONE_VFORK != 0 {
+		// A thread can be a vfork child too (CLONE_VM|CLONE_VFORK|
+		// CLONE_THREAD): the wait is for the task.
+		vforkDone = make(chan struct{})
+		child.vforkDone = vforkDone
 	}
 	k.addTaskLocked(child)
 	if child.tg.leader == nil {

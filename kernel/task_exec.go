@@ -62,11 +62,8 @@ func (t *Task) Execve(path string, argv, envv []string) error {
 	k := t.k
 	k.mu.Lock()
 	t.tg.execed = true
-	if t.tg.vforkDone != nil {
-		close(t.tg.vforkDone)
-		t.tg.vforkDone = nil
-	}
 	k.mu.Unlock()
+	t.releaseVforkParent()
 	return nil
 }
 

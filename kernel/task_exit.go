@@ -21,6 +21,7 @@ func (t *Task) PrepareGroupExit(code int) {
 // file table, and its place in the process tree. The last task of a
 // process makes it a zombie for its parent to reap.
 func (t *Task) exit() {
+	t.releaseVforkParent()
 	t.pctx.Release()
 	t.exitRobustList()
 	if t.clearChildTID != 0 {
@@ -61,6 +62,16 @@ func (t *Task) exit() {
 	}
 }
 
+// releaseVforkParent lets the task that made t with CLONE_VFORK go on: t
+// is executing a new program or exiting, and so no longer borrows its
+// memory (Linux's mm_release).
+func (t *Task) releaseVforkParent() {
+	if t.vforkDone != nil {
+		close(t.vforkDone)
+		t.vforkDone = nil
+	}
+}
+
 // exitedLocked turns a process whose last task has exited into a zombie:
 // its children go to init, its parent is told. The first process ending
 // ends the sandbox: it returns the other processes, which must be killed,
@@ -69,10 +80,6 @@ func (t *Task) exit() {
 // Preconditions: k.mu is locked; tg has no tasks.
 func (tg *ThreadGroup) exitedLocked() []*ThreadGroup {
 	k := tg.k
-	if tg.vforkDone != nil {
-		close(tg.vforkDone)
-		tg.vforkDone = nil
-	}
 	var kill []*ThreadGroup
 	if tg == k.init {
 		k.exitStatus = tg.exitStatus()

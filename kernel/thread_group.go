@@ -55,10 +55,6 @@ type ThreadGroup struct {
 	// exits, to wake an execve waiting for the others to go.
 	threadsChanged chan struct{}
 
-	// vforkDone, if non-nil, is closed when this process, a vfork child,
-	// execs or exits: its parent waits for it.
-	vforkDone chan struct{}
-
 	// mu protects the fields below.
 	mu sync.Mutex
 

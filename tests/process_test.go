@@ -99,6 +99,7 @@ func TestThreads(t *testing.T) {
 		{name: "fork"},
 		{name: "altstack"},
 		{name: "exec-race"},
+		{name: "vfork-thread"},
 	})
 }
 

@@ -7,6 +7,7 @@
 #include "procs.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 static pid_t gettid_(void)
@@ -488,6 +489,31 @@ static void t_altstack(int argc, char **argv)
 }
 
 /*
+ * A thread made with CLONE_VFORK: its creator waits until it exits, as for
+ * a vfork child, so it sees what the thread wrote just before.
+ */
+static volatile int vfork_shared;
+
+static int vfork_thread(void *arg)
+{
+	(void)arg;
+	sleep_ms(50);
+	vfork_shared = 42;
+	syscall(SYS_exit, 0);
+	return 0;
+}
+
+static void t_vfork_thread(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	static char stack[65536] __attribute__((aligned(16)));
+	int tid = clone(vfork_thread, stack + sizeof stack,
+			CLONE_VM | CLONE_VFORK | CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES, NULL);
+	CHECK(tid > 0);
+	printf("after the vfork thread: %d\n", vfork_shared);
+}
+
+/*
  * Two threads call execve at the same moment: the first to get there
  * ends the other, and the new program runs. (Each exec's own image is
  * this program, told to print and exit.)
@@ -538,6 +564,7 @@ static void t_exec_racer_image(int argc, char **argv)
 static const struct testcase cases[] = {
 	{"join", t_join},
 	{"exec-race", t_exec_race},
+	{"vfork-thread", t_vfork_thread},
 	{"exec-racer-image", t_exec_racer_image},
 	{"many", t_many},
 	{"mutex", t_mutex},
