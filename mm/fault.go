@@ -2,6 +2,7 @@ package mm
 
 import (
 	"context"
+	"errors"
 
 	"golang.org/x/sys/unix"
 
@@ -67,6 +68,14 @@ func (mm *MemoryManager) HandleUserFault(ctx context.Context, addr usermem.Addr,
 // each with its effective permissions. Neighbouring pmas that could share
 // one host mapping go in one MapFile call.
 //
+// The host bounds the mappings of each stub process (vm.max_map_count),
+// and pmas whose memory lies in scattered parts of the memory file need
+// one host mapping each, so an address space can run out of them with
+// fewer vmas than the bound of map_count.go. The host mappings are only a
+// cache of the pmas: when the host refuses one with ENOMEM, every mapping
+// of the address space is dropped, as a TLB is flushed, and the mapping is
+// tried again; faults bring back what is still used.
+//
 // Preconditions: mm.activeMu is locked for writing; ar is page-aligned.
 func (mm *MemoryManager) mapASLocked(ar usermem.AddrRange) error {
 	if mm.as == nil {
@@ -81,7 +90,12 @@ func (mm *MemoryManager) mapASLocked(ar usermem.AddrRange) error {
 		if run.Length() == 0 || !perms.Any() {
 			return nil
 		}
-		return mm.as.MapFile(run.Start, fr, perms)
+		err := mm.as.MapFile(run.Start, fr, perms)
+		if errors.Is(err, unix.ENOMEM) {
+			mm.as.Unmap(mm.layout.MinAddr, uint64(mm.layout.MaxAddr-mm.layout.MinAddr))
+			err = mm.as.MapFile(run.Start, fr, perms)
+		}
+		return err
 	}
 	i, j := mm.pmas.span(ar)
 	for k := i; k < j; k++ {

@@ -86,6 +86,42 @@ func TestHandleUserFaultMapsWindow(t *testing.T) {
 	check(t, mm)
 }
 
+// TestHandleUserFaultHostOutOfMappings: when the host refuses a mapping
+// with ENOMEM (the stub process has as many as vm.max_map_count allows),
+// the fault drops every host mapping and maps again; the memory is still
+// there, and the pages dropped fault back in.
+func TestHandleUserFaultHostOutOfMappings(t *testing.T) {
+	mm, _ := newTestMM(t)
+	as := testAddressSpace(t, mm)
+	as.maxPages = 3 * (2 << 20) / usermem.PageSize / 2 // one and a half windows
+	a := mustMMap(t, mm, anon(4<<20, usermem.ReadWrite))
+	if _, err := mm.CopyOut(ctx, a, []byte("first"), usermem.IOOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []usermem.Addr{a, a + 2<<20, a} {
+		if err := mm.HandleUserFault(ctx, addr, usermem.Write); err != nil {
+			t.Fatalf("HandleUserFault(%#x): %v", addr, err)
+		}
+		if _, ok := as.pages[addr]; !ok {
+			t.Errorf("after the fault at %#x, the page is not mapped", addr)
+		}
+	}
+	var calls []string
+	for _, c := range as.takeCalls() {
+		calls = append(calls, c.Op)
+	}
+	// The first window; the second, refused (and so not recorded), a
+	// flush, the second; the first again, refused, a flush, the first.
+	if diff := cmp.Diff([]string{"map", "unmap", "map", "unmap", "map"}, calls); diff != "" {
+		t.Errorf("address space calls (-want +got):\n%s", diff)
+	}
+	buf := make([]byte, 5)
+	if _, err := mm.CopyIn(ctx, a, buf, usermem.IOOpts{}); err != nil || string(buf) != "first" {
+		t.Errorf("the first page holds %q, %v; want %q", buf, err, "first")
+	}
+	check(t, mm)
+}
+
 func TestHandleUserFaultWithoutAddressSpace(t *testing.T) {
 	mm, _ := newTestMM(t)
 	a := mustMMap(t, mm, anon(0x1000, usermem.ReadWrite))

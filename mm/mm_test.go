@@ -93,6 +93,10 @@ type testAS struct {
 	released bool
 	// noModel skips the page model (for benchmarks).
 	noModel bool
+	// maxPages, if not 0, is how many pages the address space can map
+	// at once: past it MapFile fails with ENOMEM, as a stub process
+	// whose host mappings reached vm.max_map_count.
+	maxPages int
 }
 
 func (as *testAS) MapFile(addr usermem.Addr, fr platform.FileRange, at usermem.AccessType) error {
@@ -103,6 +107,9 @@ func (as *testAS) MapFile(addr usermem.Addr, fr platform.FileRange, at usermem.A
 	}
 	if !addr.IsPageAligned() || fr.Start%usermem.PageSize != 0 || fr.Length() == 0 || fr.Length()%usermem.PageSize != 0 {
 		panic(fmt.Sprintf("MapFile(%#x, %v, %v): bad arguments", addr, fr, at))
+	}
+	if as.maxPages != 0 && len(as.pages)+int(fr.Length()/usermem.PageSize) > as.maxPages {
+		return unix.ENOMEM
 	}
 	as.calls = append(as.calls, asCall{Op: "map", Start: addr, End: addr + usermem.Addr(fr.Length()), Off: fr.Start, Perms: at.String()})
 	for off := uint64(0); off < fr.Length(); off += usermem.PageSize {
