@@ -196,7 +196,8 @@ func startSentry(t *testing.T, flags []string, bin string, args ...string) *watc
 		tempBefore: sentryTempFiles(),
 	}
 	w.cmd = exec.Command(sentryPath, sentryArgv(bin, invocation{args: args, flags: flags})[1:]...)
-	w.cmd.Env = testEnv
+	// The program sees GOTRACEBACK too, which a C program ignores.
+	w.cmd.Env = append(append([]string{}, testEnv...), "GOTRACEBACK=all")
 	w.cmd.Stderr = &w.err
 	stdout, err := w.cmd.StdoutPipe()
 	if err != nil {
@@ -310,8 +311,17 @@ func (w *watchedSentry) wait() int {
 	select {
 	case <-w.done:
 	case <-time.After(runTimeout):
-		w.cmd.Process.Kill()
-		<-w.done
+		// SIGABRT, which minisentry does not forward, makes the Go
+		// runtime print every goroutine (GOTRACEBACK=all, set in
+		// startSentry) before it dies: where the sentry hangs.
+		w.cmd.Process.Signal(syscall.SIGABRT)
+		select {
+		case <-w.done:
+		case <-time.After(5 * time.Second):
+			w.cmd.Process.Kill()
+			<-w.done
+		}
+		w.t.Logf("minisentry's whole stderr:\n%s", w.err.String())
 		w.t.Fatalf("minisentry did not end within %v and was killed\n%s", runTimeout, w.show())
 	}
 	ws := w.state.Sys().(syscall.WaitStatus)
