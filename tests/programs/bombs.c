@@ -40,15 +40,16 @@ static void fork_bomb(void)
 	double refused = 0;
 	for (;;) {
 		pid_t pid = fork();
-		if (pid >= 0 || getpid() != init)
+		if (getpid() != init)
 			continue;
-		if (refused == 0) {
+		if (pid < 0 && refused == 0) {
 			printf("fork refused: %s\n", errname(errno));
 			fflush(stdout);
 			refused = now();
 		}
-		/* Keep the pressure on a little longer, then end it all. */
-		if (now() - refused > 0.5)
+		/* Keep the pressure on a little longer, then end it all, even
+		 * if a fork of ours got through meanwhile. */
+		if (refused != 0 && now() - refused > 0.5)
 			_exit(7);
 	}
 }
