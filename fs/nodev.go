@@ -30,7 +30,8 @@ import (
 // is made with O_EXCL, and looked up again if something appeared there
 // meanwhile. That costs two host system calls more per open (measured
 // natively: 3.2 µs for openat2 and fstat, 7.4 µs with the lookup and the
-// reopen). One case is left to the host: O_CREAT through a dangling
+// reopen; an open and close under minisentry went from 29.5 to about
+// 36 µs with this and hostproc.go's check, against 2.4 µs natively). One case is left to the host: O_CREAT through a dangling
 // symlink, which creates the link's target, and would open a device
 // linked in as that target at that moment before refusing it.
 
