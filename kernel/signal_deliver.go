@@ -1,8 +1,9 @@
 package kernel
 
 import (
-	"golang.org/x/sys/unix"
 	"math"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/minisentry/minisentry/platform"
 	"github.com/minisentry/minisentry/usermem"
