@@ -17,12 +17,18 @@ import (
 // other end for a moment, opening the FIFO the other way without
 // blocking, which releases the host's open; both descriptors are then
 // closed and the open fails with EINTR. Whoever else had the FIFO open
-// may see that brief partner come and go.
+// may see that brief partner come and go. If the sentry cannot open the
+// other end (the FIFO's permissions forbid it), the open fails with EINTR
+// all the same, and the goroutine is left to close what the host gives it
+// whenever it does.
 
 // fifoPartnerRetry is how long the sentry waits between its attempts to
 // open a FIFO's other end, while the blocked open it must release has not
 // yet reached the host (a writer cannot open a FIFO that has no reader).
 const fifoPartnerRetry = time.Millisecond
+
+// fifoPartnerTries bounds those attempts.
+const fifoPartnerTries = 100
 
 // openFIFO opens the FIFO at hostPath with open(2) flags. Only an open for
 // reading or for writing alone, without O_NONBLOCK, waits; it returns
@@ -50,13 +56,16 @@ func openFIFO(ctx context.Context, hostPath string, flags uint32) (int, error) {
 	if access == unix.O_RDONLY {
 		partner = unix.O_WRONLY
 	}
+	closeOpened := func(o opened) {
+		if o.err == nil {
+			unix.Close(o.fd)
+		}
+	}
 	partnerFD := -1
-	for {
+	for try := 0; ; try++ {
 		select {
 		case o := <-done:
-			if o.err == nil {
-				unix.Close(o.fd)
-			}
+			closeOpened(o)
 			if partnerFD >= 0 {
 				unix.Close(partnerFD)
 			}
@@ -64,6 +73,10 @@ func openFIFO(ctx context.Context, hostPath string, flags uint32) (int, error) {
 		default:
 		}
 		if partnerFD < 0 {
+			if try == fifoPartnerTries {
+				go func() { closeOpened(<-done) }()
+				return -1, unix.EINTR
+			}
 			if fd, err := openHostPath(hostPath, partner|unix.O_NONBLOCK); err == nil {
 				partnerFD = fd
 				continue
